@@ -1,0 +1,207 @@
+"""Backend: the array module (NumPy or CuPy), devices, the dtype policy and random generators.
+
+Op code never imports numpy or cupy itself; it asks a tensor for ``x.xp``. This module is the
+one place that knows which array libraries exist.
+"""
+from __future__ import annotations
+
+import builtins as _b
+
+import numpy as np
+
+try:  # CuPy is optional: lamina runs on the CPU without it.
+    import cupy as _cupy  # type: ignore
+except Exception:  # pragma: no cover - depends on the machine
+    _cupy = None
+
+# ---------------------------------------------------------------- dtypes
+float16 = half = np.dtype("float16")
+float32 = np.dtype("float32")
+float64 = double = np.dtype("float64")
+int8 = np.dtype("int8")
+uint8 = np.dtype("uint8")
+int16 = short = np.dtype("int16")
+int32 = np.dtype("int32")
+int64 = long = np.dtype("int64")
+bool_ = np.dtype("bool")
+
+_default_float = float32
+
+
+def get_default_dtype() -> np.dtype:
+    """The dtype of floating tensors made from Python floats (float32 unless changed)."""
+    return _default_float
+
+
+def set_default_dtype(dtype) -> None:
+    """Change the default floating dtype (float32 or float64), as torch.set_default_dtype."""
+    global _default_float
+    dt = np.dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"set_default_dtype: only floating dtypes are allowed, got {dt}")
+    _default_float = dt
+
+
+def as_dtype(dtype) -> np.dtype:
+    """Normalise a user dtype (np.dtype, numpy type, string, Python type) to np.dtype."""
+    if dtype is None:
+        return None
+    if dtype is _b.float:
+        return _default_float
+    if dtype is _b.int:
+        return int64
+    if dtype is _b.bool:
+        return bool_
+    try:
+        return np.dtype(dtype)
+    except TypeError as e:
+        raise TypeError(f"unknown dtype {dtype!r}") from e
+
+
+
+
+def is_floating(dtype) -> bool:
+    return np.dtype(dtype).kind == "f"
+
+
+# ---------------------------------------------------------------- devices
+class Device:
+    """Where a tensor's data lives: ``Device('cpu')`` or ``Device('cuda:0')`` (needs CuPy)."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, spec="cpu"):
+        if isinstance(spec, Device):
+            self.type, self.index = spec.type, spec.index
+            return
+        spec = str(spec)
+        kind, _, idx = spec.partition(":")
+        if kind not in ("cpu", "cuda"):
+            raise ValueError(f"unknown device {spec!r}: expected 'cpu' or 'cuda[:N]'")
+        if kind == "cuda" and _cupy is None:
+            raise RuntimeError(f"device {spec!r} needs CuPy, which is not installed")
+        self.type = kind
+        self.index = (int(idx) if idx else 0) if kind == "cuda" else None
+
+    @property
+    def xp(self):
+        return _cupy if self.type == "cuda" else np
+
+    def __eq__(self, other):
+        try:
+            other = Device(other)
+        except (ValueError, RuntimeError):
+            return False
+        return self.type == other.type and self.index == other.index
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+    def __repr__(self):
+        return f"device(type='{self.type}'" + (f", index={self.index})" if self.index is not None else ")")
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+
+cpu = Device("cpu")
+device = Device  # lamina.device("cpu"), as torch.device
+
+
+def cuda_available() -> bool:
+    if _cupy is None:
+        return False
+    try:
+        return _cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # pragma: no cover
+        return False
+
+
+def array_module(array):
+    """numpy or cupy, whichever owns ``array``."""
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return _cupy
+    return np
+
+
+def device_of(array) -> Device:
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return Device(f"cuda:{array.device.id}")
+    return cpu
+
+
+def to_device(array, device: Device):
+    """Copy ``array`` to ``device`` (no copy when it is already there)."""
+    if device.type == "cpu":
+        if _cupy is not None and isinstance(array, _cupy.ndarray):
+            return _cupy.asnumpy(array)
+        return array
+    with _cupy.cuda.Device(device.index):
+        return _cupy.asarray(array)
+
+
+# ---------------------------------------------------------------- random generators
+class Generator:
+    """A seeded source of random numbers (PCG64), like ``torch.Generator``.
+
+    >>> g = Generator().manual_seed(0)
+    >>> x = lamina.randn(3, generator=g)
+    """
+
+    def __init__(self, device="cpu"):
+        self.device = Device(device)
+        self._seed = int(np.random.SeedSequence().entropy % (2**63))
+        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+
+    def manual_seed(self, seed: int) -> "Generator":
+        self._seed = _b.int(seed)
+        self._rng = np.random.Generator(np.random.PCG64(self._seed))
+        return self
+
+    def seed(self) -> int:
+        self.manual_seed(int(np.random.SeedSequence().entropy % (2**63)))
+        return self._seed
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def get_state(self) -> dict:
+        """The generator's full state as a JSON-serialisable dict (for checkpoints)."""
+        st = self._rng.bit_generator.state
+        return {"seed": self._seed, "bit_generator": st["bit_generator"],
+                "state": {k: _b.int(v) for k, v in st["state"].items()},
+                "has_uint32": _b.int(st["has_uint32"]), "uinteger": _b.int(st["uinteger"])}
+
+    def set_state(self, state: dict) -> None:
+        self._seed = state["seed"]
+        self._rng.bit_generator.state = {"bit_generator": state["bit_generator"], "state": dict(state["state"]),
+                                         "has_uint32": state["has_uint32"], "uinteger": state["uinteger"]}
+
+    @property
+    def numpy(self) -> np.random.Generator:
+        """The underlying NumPy generator (arrays are drawn on the CPU, then moved)."""
+        return self._rng
+
+
+default_generator = Generator().manual_seed(0)
+
+
+def manual_seed(seed: int) -> Generator:
+    """Seed the default generator, so that runs repeat exactly."""
+    return default_generator.manual_seed(seed)
+
+
+def initial_seed() -> int:
+    return default_generator.initial_seed()
+
+
+def get_rng_state() -> dict:
+    return default_generator.get_state()
+
+
+def set_rng_state(state: dict) -> None:
+    default_generator.set_state(state)
+
+
+def rng(generator: Generator | None) -> np.random.Generator:
+    return (generator or default_generator).numpy

@@ -1,0 +1,69 @@
+"""Broadcasting primitives: broadcast_to and its adjoint sum_to.
+
+Every binary elementwise op uses ``sum_to`` in backward to undo NumPy broadcasting:
+if ``y = f(a, b)`` broadcast ``a`` from shape ``s`` to ``y.shape``, then
+``da = sum_to(dy * df/da, s)`` sums over the broadcast dimensions.
+"""
+from __future__ import annotations
+
+from ..autograd import Function
+
+
+def _sum_axes(from_shape: tuple, to_shape: tuple) -> tuple:
+    lead = len(from_shape) - len(to_shape)
+    axes = list(range(lead))
+    for i, n in enumerate(to_shape):
+        if n == 1 and from_shape[lead + i] != 1:
+            axes.append(lead + i)
+    return tuple(axes)
+
+
+class BroadcastTo(Function):
+    """y = broadcast(x) to ``shape``;  dx = sum_to(dy, x.shape)."""
+
+    saves_inputs = False
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        return self_xp(x).broadcast_to(x, self.shape)
+
+    def backward(self, gy):
+        return sum_to(gy, self.in_shape)
+
+
+class SumTo(Function):
+    """y = x summed over the dimensions that ``shape`` broadcasts;  dx = broadcast_to(dy, x.shape)."""
+
+    saves_inputs = False
+
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        self.in_shape = x.shape
+        axes = _sum_axes(x.shape, self.shape)
+        y = x.sum(axis=axes, keepdims=True) if axes else x
+        lead = len(x.shape) - len(self.shape)
+        return y.reshape(self.shape) if lead or y.shape != self.shape else y
+
+    def backward(self, gy):
+        return broadcast_to(gy, self.in_shape)
+
+
+def self_xp(x):
+    from ..backend import array_module
+
+    return array_module(x)
+
+
+def broadcast_to(x, shape):
+    shape = tuple(shape)
+    return x if x.shape == shape else BroadcastTo(shape)(x)
+
+
+def sum_to(x, shape):
+    shape = tuple(shape)
+    return x if x.shape == shape else SumTo(shape)(x)

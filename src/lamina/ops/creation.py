@@ -1,0 +1,178 @@
+"""Tensor creation: from data, constant fills, ranges and random draws.
+
+Random draws come from a ``lamina.Generator`` (the default one unless ``generator=`` is given),
+are made on the CPU and moved to ``device``, so a seed gives the same numbers everywhere.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import backend
+from ..tensor import Tensor
+
+
+def _shape(size) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for n in size:
+        if not isinstance(n, numbers.Integral) or n < 0:
+            raise ValueError(f"sizes must be non-negative integers, got {tuple(size)}")
+    return tuple(int(n) for n in size)
+
+
+def _float_dtype(dtype):
+    dt = backend.as_dtype(dtype)
+    return backend.get_default_dtype() if dt is None else dt
+
+
+def _finish(array, device, requires_grad) -> Tensor:
+    if device is not None:
+        array = backend.to_device(array, backend.Device(device))
+    t = Tensor._wrap(array)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (a list, number, NumPy array or tensor).
+
+    Python floats become float32 (the default dtype), ints int64, bools bool.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    t = Tensor(data, dtype=dtype, device=device)
+    if t.data is data or (isinstance(data, np.ndarray) and np.shares_memory(t.data, data)):
+        t.data = t.data.copy()
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like ``tensor`` but shares memory with a NumPy array when dtype and device allow."""
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    return Tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(array) -> Tensor:
+    """A tensor sharing memory with a NumPy array (its dtype kept)."""
+    return Tensor._wrap(np.asarray(array))
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _finish(np.zeros(_shape(size), dtype=_float_dtype(dtype)), device, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _finish(np.ones(_shape(size), dtype=_float_dtype(dtype)), device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _finish(np.empty(_shape(size), dtype=_float_dtype(dtype)), device, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
+    if dtype is None:
+        dtype = (np.bool_ if isinstance(fill_value, bool) else np.int64
+                 if isinstance(fill_value, numbers.Integral) else backend.get_default_dtype())
+    return _finish(np.full(_shape((size,)), fill_value, dtype=backend.as_dtype(dtype)), device, requires_grad)
+
+
+def _like(fn, x: Tensor, dtype, device, requires_grad, *args):
+    return fn(*args, x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+
+
+def zeros_like(x, dtype=None, device=None, requires_grad=False):
+    return _like(zeros, x, dtype, device, requires_grad)
+
+
+def ones_like(x, dtype=None, device=None, requires_grad=False):
+    return _like(ones, x, dtype, device, requires_grad)
+
+
+def empty_like(x, dtype=None, device=None, requires_grad=False):
+    return _like(empty, x, dtype, device, requires_grad)
+
+
+def full_like(x, fill_value, dtype=None, device=None, requires_grad=False):
+    return full(x.shape, fill_value, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """[start, end) in steps of ``step``; int64 when all bounds are ints, else the default float."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        ints = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+        dtype = np.int64 if ints else backend.get_default_dtype()
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    return _finish(np.arange(start, end, step).astype(backend.as_dtype(dtype)), device, requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _finish(np.linspace(start, end, int(steps)).astype(_float_dtype(dtype)), device, requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), device, requires_grad)
+
+
+# ---------------------------------------------------------------- random
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Uniform on [0, 1)."""
+    arr = backend.rng(generator).random(_shape(size), dtype=np.float64).astype(_float_dtype(dtype))
+    return _finish(arr, device, requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Standard normal N(0, 1)."""
+    arr = backend.rng(generator).standard_normal(_shape(size)).astype(_float_dtype(dtype))
+    return _finish(arr, device, requires_grad)
+
+
+def randint(low, high=None, size=None, generator=None, dtype=None, device=None) -> Tensor:
+    """Integers uniform on [low, high) (``randint(high, size)`` also works)."""
+    if size is None:
+        low, high, size = 0, low, high
+    if high is None:
+        low, high = 0, low
+    arr = backend.rng(generator).integers(low, high, size=tuple(size)).astype(backend.as_dtype(dtype) or np.int64)
+    return _finish(arr, device, False)
+
+
+def randperm(n, generator=None, dtype=None, device=None) -> Tensor:
+    arr = backend.rng(generator).permutation(int(n)).astype(backend.as_dtype(dtype) or np.int64)
+    return _finish(arr, device, False)
+
+
+def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Draws from N(mean, std**2); ``mean`` and ``std`` may be tensors (broadcast) or floats."""
+    m = mean.data if isinstance(mean, Tensor) else mean
+    s = std.data if isinstance(std, Tensor) else std
+    if size is None:
+        size = np.broadcast_shapes(np.shape(m), np.shape(s))
+    arr = backend.rng(generator).normal(backend.to_device(m, backend.cpu) if hasattr(m, "shape") else m,
+                                        backend.to_device(s, backend.cpu) if hasattr(s, "shape") else s,
+                                        size=tuple(size))
+    dt = dtype or (mean.dtype if isinstance(mean, Tensor) else None)
+    return _finish(np.asarray(arr).astype(_float_dtype(dt)), device, requires_grad)
+
+
+def bernoulli(p, generator=None) -> Tensor:
+    """1 with probability ``p`` (a tensor of probabilities), else 0; same shape and dtype as ``p``."""
+    probs = backend.to_device(p.data, backend.cpu)
+    draw = (backend.rng(generator).random(probs.shape) < probs).astype(p.dtype)
+    return _finish(draw, p.device if p.device.type != "cpu" else None, False)
+
+
+def rand_like(x, generator=None, dtype=None):
+    return rand(*x.shape, generator=generator, dtype=dtype or x.dtype, device=x.device)
+
+
+def randn_like(x, generator=None, dtype=None):
+    return randn(*x.shape, generator=generator, dtype=dtype or x.dtype, device=x.device)

@@ -1,0 +1,15 @@
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))  # tests import the shared helpers module
+
+import lamina  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_dtype():
+    """Every test starts from the same seed and the default float32 dtype."""
+    lamina.manual_seed(0)
+    lamina.set_default_dtype(lamina.float32)
+    yield
