@@ -113,15 +113,13 @@ class Function:
         return type(self).__name__
 
     def __call__(self, *inputs):
-        from .tensor import Tensor
-
-        arrays = [t.data for t in inputs]
-        out = self.forward(*arrays)
+        out = self.forward(*[t.data for t in inputs])
         multi = isinstance(out, tuple)
         outs = out if multi else (out,)
-        needs = tuple(t._requires_grad for t in inputs)
-        record = any(needs) and is_grad_enabled()
-        results = tuple(Tensor._wrap(o) for o in outs)
+        needs = tuple([t._requires_grad for t in inputs])
+        record = True in needs and getattr(_state, "enabled", True)
+        wrap = _tensor_class()._wrap
+        results = tuple([wrap(o) for o in outs])
         if record:
             self.needs_input_grad = needs
             self.inputs = inputs
@@ -169,6 +167,18 @@ class Function:
         for k in [k for k in self.__dict__ if k not in ("edges", "needs_input_grad", "out_meta")]:
             self.__dict__.pop(k)
         self.__dict__["_released"] = True
+
+
+_TENSOR = []
+
+
+def _tensor_class():
+    """The Tensor class (imported on first use: tensor.py imports this module)."""
+    if not _TENSOR:
+        from .tensor import Tensor
+
+        _TENSOR.append(Tensor)
+    return _TENSOR[0]
 
 
 # ---------------------------------------------------------------- the engine
