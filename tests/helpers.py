@@ -144,7 +144,7 @@ def _to_torch(arrays, grad=True):
     out = []
     for a in arrays:
         if isinstance(a, np.ndarray):
-            t = torch.from_numpy(np.ascontiguousarray(a).copy())
+            t = torch.from_numpy(np.array(a, order="C", copy=True))
             if grad and a.dtype.kind == "f":
                 t.requires_grad_()
             out.append(t)
