@@ -1,0 +1,25 @@
+"""lamina.nn: modules, parameters, layers, losses, initialisation and the functional API.
+
+    from lamina import nn
+    import lamina.nn.functional as F
+    model = nn.Sequential(nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 10))
+    loss = nn.CrossEntropyLoss()(model(x), y)
+"""
+from . import functional, init, utils
+from .containers import ModuleDict, ModuleList, Sequential
+from .layers import (ELU, GELU, SELU, Dropout, Flatten, Hardtanh, Identity, LeakyReLU, Linear, LogSoftmax, Mish,
+                     ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh, Unflatten)
+from .losses import (BCELoss, BCEWithLogitsLoss, CosineSimilarity, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
+                     MSELoss, NLLLoss, SmoothL1Loss)
+from .module import Module, RemovableHandle
+from .parameter import Parameter
+
+__all__ = [
+    "Module", "Parameter", "RemovableHandle", "Sequential", "ModuleList", "ModuleDict", "Identity",
+    "Linear", "Flatten", "Unflatten", "Dropout",
+    "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Softplus", "Hardtanh",
+    "Softmax", "LogSoftmax",
+    "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
+    "KLDivLoss", "CosineSimilarity",
+    "functional", "init", "utils",
+]

@@ -1,0 +1,133 @@
+"""lamina.nn.functional: the stateless math of layers, activations and losses.
+
+    import lamina.nn.functional as F
+    h = F.relu(F.linear(x, w, b))
+    loss = F.cross_entropy(logits, targets)
+
+Activations live in ``activation_fns.py``, losses in ``loss_fns.py``; this module adds
+``linear`` (one fused op) and ``dropout`` and re-exports everything under PyTorch's names.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Function
+from ..ops import elementwise as E
+from ..ops.linalg import matmul
+from ..tensor import Tensor
+from .activation_fns import (elu, gelu, hardtanh, leaky_relu, log_softmax, mish, relu, relu6, selu, sigmoid, silu,
+                             softmax, softplus, tanh)
+from .loss_fns import (binary_cross_entropy, binary_cross_entropy_with_logits, cosine_similarity, cross_entropy,
+                       huber_loss, kl_div, l1_loss, mse_loss, nll_loss, smooth_l1_loss)
+
+__all__ = [
+    "linear", "dropout", "flatten", "unflatten",
+    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "mish", "sigmoid", "tanh", "softplus",
+    "hardtanh", "softmax", "log_softmax",
+    "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "kl_div", "cosine_similarity",
+]
+
+
+class Linear(Function):
+    """y = x @ W^T + b for x (N, in), W (out, in), b (out,);
+    dx = dy @ W,  dW = dy^T @ x,  db = sum over N of dy."""
+
+    def forward(self, x, w, b=None):
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    def backward(self, gy):
+        x, w = self.inputs[0], self.inputs[1]
+        need = self.needs_input_grad
+        gx = matmul(gy, w) if need[0] else None
+        gw = matmul(gy.mT, x) if need[1] else None
+        if len(need) == 2:
+            return gx, gw
+        return gx, gw, (gy.sum(0) if need[2] else None)
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x W^T + b over the last dimension of x (any leading shape); W is (out, in).
+
+    2-D inputs run as one fused op; other shapes are flattened to 2-D around it.
+    """
+    x = input
+    if not isinstance(x, Tensor):
+        raise TypeError(f"linear: expected a Tensor input, got {type(x).__name__}")
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input has {x.shape[-1] if x.ndim else 0} features (input shape {x.shape}) "
+                         f"but weight has shape {weight.shape} (expects {weight.shape[1]} features)")
+    if x.dtype != weight.dtype:
+        raise TypeError(f"linear: input dtype {x.dtype} does not match weight dtype {weight.dtype}; "
+                        f"convert the input (x.to({weight.dtype})) or the layer (.to({x.dtype}))")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    args = (weight,) if bias is None else (weight, bias)
+    if x.ndim == 2:
+        return Linear()(x, *args)
+    lead = x.shape[:-1]
+    y = Linear()(x.reshape(-1, x.shape[-1]), *args)
+    return y.reshape(*lead, weight.shape[0])
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False, generator=None) -> Tensor:
+    """Inverted dropout: y = x * m / (1 - p), m ~ Bernoulli(1 - p) per element;  dx = dy * m / (1 - p).
+
+    Identity when not ``training`` or ``p == 0``; all zeros when ``p == 1``. Masks come from
+    lamina's default generator (``lamina.manual_seed`` makes them repeat) unless ``generator``.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    xp = input.xp
+    if p == 1.0:
+        return E.mask_mul(input, xp.zeros((), dtype=input.dtype))
+    u = backend.rng(generator).random(input.shape, dtype=backend.float32 if input.dtype != backend.float64
+                                      else backend.float64)
+    mask = (u >= p).astype(input.dtype) * input.dtype.type(1.0 / (1.0 - p))
+    if xp is not np:
+        mask = backend.to_device(mask, input.device)
+    return E.mask_mul(input, mask)
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dimensions start_dim..end_dim into one (a reshape; the gradient reshapes back)."""
+    nd = max(input.ndim, 1)
+    s, e = start_dim % nd if start_dim < 0 else start_dim, end_dim % nd if end_dim < 0 else end_dim
+    if not (0 <= s < nd and 0 <= e < nd):
+        raise IndexError(f"flatten: start_dim {start_dim} / end_dim {end_dim} out of range for shape {input.shape}")
+    if s > e:
+        raise ValueError(f"flatten: start_dim ({start_dim}) cannot come after end_dim ({end_dim})")
+    if input.ndim == 0:
+        return input.reshape(1)
+    shape = input.shape
+    merged = 1
+    for n in shape[s:e + 1]:
+        merged *= n
+    return input.reshape(*shape[:s], merged, *shape[e + 1:])
+
+
+def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
+    """Split dimension ``dim`` into ``sizes`` (one entry may be -1)."""
+    nd = input.ndim
+    if not -nd <= dim < nd:
+        raise IndexError(f"unflatten: dim {dim} is out of range for shape {input.shape}")
+    d = dim % nd
+    sizes = tuple(int(n) for n in sizes)
+    n = input.shape[d]
+    known = 1
+    for k in sizes:
+        if k != -1:
+            known *= k
+    if sizes.count(-1) > 1 or (-1 in sizes and (known == 0 or n % known)) or (-1 not in sizes and known != n):
+        raise ValueError(f"unflatten: sizes {sizes} don't multiply up to the size of dim {dim} ({n}) "
+                         f"of input shape {input.shape}")
+    sizes = tuple(n // known if k == -1 else k for k in sizes)
+    return input.reshape(*input.shape[:d], *sizes, *input.shape[d + 1:])
