@@ -167,3 +167,11 @@ class Standardize(Transform):
     def extra_repr(self) -> str:
         fitted = "" if self.mean is None else f", fitted on {self.mean.ndim}-d data"
         return f"dim={self.dim if len(self.dim) > 1 else self.dim[0]}, eps={self.eps}{fitted}"
+
+from .vision_transforms import (AugmentedLoader, CenterCrop, ConvertImageDtype, GaussianNoise,  # noqa: E402
+                                Normalize, RandomAffine, RandomCrop, RandomErasing, RandomHorizontalFlip,
+                                RandomTransform, RandomVerticalFlip, ToTensor, TransformDataset)
+
+__all__ += ["AugmentedLoader", "CenterCrop", "ConvertImageDtype", "GaussianNoise", "Normalize", "RandomAffine",
+            "RandomCrop", "RandomErasing", "RandomHorizontalFlip", "RandomTransform", "RandomVerticalFlip",
+            "ToTensor", "TransformDataset"]
