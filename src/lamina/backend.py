@@ -60,6 +60,35 @@ def as_dtype(dtype) -> np.dtype:
 
 
 
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def promote_types(a, b) -> np.dtype:
+    """PyTorch's promotion of two dtypes: the higher category (bool < int < float) wins outright
+    (int64 with float16 gives float16); within one category the wider dtype wins."""
+    a, b = np.dtype(a), np.dtype(b)
+    if a == b:
+        return a
+    ca, cb = _CATEGORY[a.kind], _CATEGORY[b.kind]
+    if ca != cb:
+        return a if ca > cb else b
+    return np.promote_types(a, b)
+
+
+def result_dtype(da, db, a_is_0d: bool = False, b_is_0d: bool = False) -> np.dtype:
+    """The dtype of ``a <op> b`` for tensors of dtypes ``da``, ``db`` (PyTorch's rule).
+
+    A 0-d tensor (like a Python scalar) only counts when its category is higher than the other
+    operand's: float32 (n,) with float64 () stays float32; int64 (n,) with float64 () is float64.
+    """
+    if a_is_0d == b_is_0d:
+        return promote_types(da, db)
+    dim, zero = (db, da) if a_is_0d else (da, db)
+    if dim.kind == "f" or (dim.kind != "b" and zero.kind != "f"):
+        return dim
+    return promote_types(dim, zero)
+
+
 def is_floating(dtype) -> bool:
     return np.dtype(dtype).kind == "f"
 
@@ -154,7 +183,11 @@ class Generator:
         self._rng = np.random.Generator(np.random.PCG64(self._seed))
 
     def manual_seed(self, seed: int) -> "Generator":
-        self._seed = _b.int(seed)
+        """Restart the stream from ``seed`` (an int in [-2**63, 2**64); negatives wrap, as torch)."""
+        seed = _b.int(seed)
+        if not -(2**63) <= seed < 2**64:
+            raise RuntimeError(f"manual_seed: seed must be in [-2**63, 2**64), got {seed}")
+        self._seed = seed + 0xFFFF_FFFF_FFFF_FFFF if seed < 0 else seed
         self._rng = np.random.Generator(np.random.PCG64(self._seed))
         return self
 
@@ -172,10 +205,14 @@ class Generator:
                 "state": {k: _b.int(v) for k, v in st["state"].items()},
                 "has_uint32": _b.int(st["has_uint32"]), "uinteger": _b.int(st["uinteger"])}
 
-    def set_state(self, state: dict) -> None:
+    def set_state(self, state: dict) -> "Generator":
+        """Restore a state from ``get_state`` (the stream continues exactly where it was)."""
+        if not isinstance(state, dict) or state.get("bit_generator") != "PCG64":
+            raise ValueError("set_state: expected a state dict from Generator.get_state()")
         self._seed = state["seed"]
         self._rng.bit_generator.state = {"bit_generator": state["bit_generator"], "state": dict(state["state"]),
                                          "has_uint32": state["has_uint32"], "uinteger": state["uinteger"]}
+        return self
 
     @property
     def numpy(self) -> np.random.Generator:
@@ -187,7 +224,7 @@ default_generator = Generator().manual_seed(0)
 
 
 def manual_seed(seed: int) -> Generator:
-    """Seed the default generator, so that runs repeat exactly."""
+    """Seed the default generator, so that runs repeat exactly; returns it."""
     return default_generator.manual_seed(seed)
 
 

@@ -11,6 +11,9 @@ from . import backend
 from .autograd import backward as _backward
 from .autograd import is_grad_enabled
 
+_new = object.__new__
+_np_scalar = np.generic
+
 
 class Tensor:
     """A multi-dimensional array that can record the operations applied to it.
@@ -25,6 +28,7 @@ class Tensor:
     def __init__(self, data, dtype=None, requires_grad=False, device=None):
         if isinstance(data, Tensor):
             data = data.data
+        given = type(data).__name__
         dtype = backend.as_dtype(dtype)
         dev = backend.Device(device) if device is not None else None
         xp = dev.xp if dev is not None else backend.array_module(data)
@@ -38,8 +42,9 @@ class Tensor:
         if dev is not None:
             data = backend.to_device(data, dev)
         arr = xp.asarray(data, dtype=dtype)
-        if arr.dtype.kind == "O":
-            raise TypeError(f"cannot make a tensor from {type(data).__name__} with object dtype")
+        if arr.dtype.kind in "OUSV":
+            raise TypeError(f"cannot make a tensor from {given} of dtype {arr.dtype}: "
+                            "expected numbers (nested lists of int/float/bool, or a numeric array)")
         self.data = arr
         self.grad = None
         self._requires_grad = False
@@ -50,10 +55,12 @@ class Tensor:
         if requires_grad:
             self.requires_grad = True
 
-    @classmethod
-    def _wrap(cls, array) -> "Tensor":
+    @staticmethod
+    def _wrap(array) -> "Tensor":
         """Wrap an xp array without copying or checks (the fast path used by ops)."""
-        t = object.__new__(Tensor)
+        if isinstance(array, _np_scalar):  # NumPy ufuncs turn 0-d arrays into scalars: keep an array
+            array = np.asarray(array)
+        t = _new(Tensor)
         t.data = array
         t.grad = None
         t._requires_grad = False
@@ -127,7 +134,6 @@ class Tensor:
     def device(self) -> backend.Device:
         return backend.device_of(self.data)
 
-    @property
     def is_floating_point(self) -> bool:
         return self.data.dtype.kind == "f"
 
@@ -179,7 +185,10 @@ class Tensor:
             out = self.clone()
         return out
 
-    def type(self, dtype):
+    def type(self, dtype=None):
+        """``x.type(lamina.float64)`` converts; ``x.type()`` names the dtype ('lamina.float32')."""
+        if dtype is None:
+            return f"lamina.{self.dtype}"
         return self.to(dtype)
 
     def float(self):
@@ -205,6 +214,25 @@ class Tensor:
 
     def cuda(self, index: int = 0):
         return self.to(f"cuda:{index}")
+
+    # ------------------------------------------------------------ new tensors like this one
+    def _opts(self, dtype):
+        return {"dtype": self.dtype if dtype is None else dtype, "device": self.device}
+
+    def new_tensor(self, data, dtype=None, requires_grad=False):
+        return _C.tensor(data, requires_grad=requires_grad, **self._opts(dtype))
+
+    def new_zeros(self, *size, dtype=None, requires_grad=False):
+        return _C.zeros(*size, requires_grad=requires_grad, **self._opts(dtype))
+
+    def new_ones(self, *size, dtype=None, requires_grad=False):
+        return _C.ones(*size, requires_grad=requires_grad, **self._opts(dtype))
+
+    def new_empty(self, *size, dtype=None, requires_grad=False):
+        return _C.empty(*size, requires_grad=requires_grad, **self._opts(dtype))
+
+    def new_full(self, size, fill_value, dtype=None, requires_grad=False):
+        return _C.full(size, fill_value, requires_grad=requires_grad, **self._opts(dtype))
 
     # ------------------------------------------------------------ autograd
     def backward(self, gradient=None, retain_graph=None, create_graph=False) -> None:
@@ -266,10 +294,12 @@ class Tensor:
 
     def __repr__(self):
         arr = backend.to_device(self.data, backend.cpu)
-        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4)
+        fixed = arr.dtype.kind == "f" and arr.size and not np.all(np.mod(arr[np.isfinite(arr)], 1) == 0)
+        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
+                               floatmode="fixed" if fixed else "maxprec")  # 1.5 -> 1.5000, as torch
         extras = []
-        if arr.dtype not in (backend.get_default_dtype(), np.dtype("int64"), np.dtype("bool")):
-            extras.append(f"dtype={arr.dtype}")
+        if arr.dtype not in (backend.get_default_dtype(), np.dtype("int64"), np.dtype("bool")) or arr.size == 0:
+            extras.append(f"dtype=lamina.{arr.dtype}")
         if self.device.type != "cpu":
             extras.append(f"device='{self.device}'")
         if self._ctx is not None:
@@ -302,25 +332,38 @@ class Tensor:
     def __le__(self, other): return _E.le(self, other)
     def __gt__(self, other): return _E.gt(self, other)
     def __ge__(self, other): return _E.ge(self, other)
-    def __eq__(self, other): return _E.eq(self, other)  # noqa: E704
-    def __ne__(self, other): return _E.ne(self, other)
-    def __and__(self, other): return _E.logical_and(self, other)
-    def __or__(self, other): return _E.logical_or(self, other)
-    def __xor__(self, other): return _E.logical_xor(self, other)
-    def __invert__(self): return _E.logical_not(self)
+    def __eq__(self, other): return False if other is None else _E.eq(self, other)  # noqa: E704
+    def __ne__(self, other): return True if other is None else _E.ne(self, other)
+    def __and__(self, other): return _E.bitwise_and(self, other)
+    def __rand__(self, other): return _E.bitwise_and(other, self)
+    def __or__(self, other): return _E.bitwise_or(self, other)
+    def __ror__(self, other): return _E.bitwise_or(other, self)
+    def __xor__(self, other): return _E.bitwise_xor(self, other)
+    def __rxor__(self, other): return _E.bitwise_xor(other, self)
+    def __invert__(self): return _E.bitwise_not(self)
 
     # in place: allowed under no_grad or on tensors outside any graph
     def __iadd__(self, other): return _E.inplace(self, _E.add, other)
     def __isub__(self, other): return _E.inplace(self, _E.sub, other)
     def __imul__(self, other): return _E.inplace(self, _E.mul, other)
     def __itruediv__(self, other): return _E.inplace(self, _E.div, other)
+    def __ifloordiv__(self, other): return _E.inplace(self, _E.floordiv, other)
+    def __imod__(self, other): return _E.inplace(self, _E.remainder, other)
+    def __ipow__(self, other): return _E.inplace(self, _E.pow, other)
     def add_(self, other, alpha=1): return _E.inplace(self, _E.add, other if alpha == 1 else other * alpha)
     def sub_(self, other, alpha=1): return _E.inplace(self, _E.sub, other if alpha == 1 else other * alpha)
     def mul_(self, other): return _E.inplace(self, _E.mul, other)
     def div_(self, other): return _E.inplace(self, _E.div, other)
     def pow_(self, other): return _E.inplace(self, _E.pow, other)
-    def clamp_(self, min=None, max=None): return _E.inplace(self, lambda a: _E.clamp(a, min, max))
-    def copy_(self, src): return _E.inplace(self, lambda a, b: _E.expand_copy(b, a), src)
+    def neg_(self): return _E.inplace(self, _E.neg)
+    def exp_(self): return _E.inplace(self, _E.exp)
+    def sqrt_(self): return _E.inplace(self, _E.sqrt)
+    def relu_(self): return _E.inplace(self, _E.relu)
+    def sigmoid_(self): return _E.inplace(self, _E.sigmoid)
+    def tanh_(self): return _E.inplace(self, _E.tanh)
+    def clamp_(self, min=None, max=None): return _E.inplace(self, _E.clamp, min, max)
+    clip_ = clamp_
+    def copy_(self, src): return _E.inplace(self, lambda a, b: _E.expand_copy(b, a), src, name="copy")
     def zero_(self): return _E.fill_(self, 0)
     def fill_(self, value): return _E.fill_(self, value)
 
@@ -340,6 +383,8 @@ class Tensor:
     def reciprocal(self): return _E.reciprocal(self)
     def abs(self): return _E.abs(self)
     def sign(self): return _E.sign(self)
+    def remainder(self, other): return _E.remainder(self, other)
+    def floor_divide(self, other): return _E.floordiv(self, other)
     def sin(self): return _E.sin(self)
     def cos(self): return _E.cos(self)
     def tanh(self): return _E.tanh(self)
@@ -347,6 +392,8 @@ class Tensor:
     def relu(self): return _E.relu(self)
     def clamp(self, min=None, max=None): return _E.clamp(self, min, max)
     clip = clamp
+    def clamp_min(self, min): return _E.clamp(self, min, None)
+    def clamp_max(self, max): return _E.clamp(self, None, max)
     def maximum(self, other): return _E.maximum(self, other)
     def minimum(self, other): return _E.minimum(self, other)
     def where(self, condition, other): return _E.where(condition, self, other)
@@ -360,7 +407,17 @@ class Tensor:
     def isinf(self): return _E.isinf(self)
     def isfinite(self): return _E.isfinite(self)
     def logical_not(self): return _E.logical_not(self)
+    def logical_and(self, other): return _E.logical_and(self, other)
+    def logical_or(self, other): return _E.logical_or(self, other)
+    def logical_xor(self, other): return _E.logical_xor(self, other)
+    def bitwise_not(self): return _E.bitwise_not(self)
+    def bitwise_and(self, other): return _E.bitwise_and(self, other)
+    def bitwise_or(self, other): return _E.bitwise_or(self, other)
+    def bitwise_xor(self, other): return _E.bitwise_xor(self, other)
     def equal(self, other): return self.shape == other.shape and bool((self.data == other.data).all())
+    def isclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False):
+        other = _E.as_tensor_like(other, self).data
+        return Tensor._wrap(self.xp.isclose(self.data, other, rtol=rtol, atol=atol, equal_nan=equal_nan))
     def allclose(self, other, rtol=1e-5, atol=1e-8): return bool(self.xp.allclose(self.data, other.data, rtol=rtol, atol=atol))
 
     # ------------------------------------------------------------ reductions
@@ -445,6 +502,7 @@ def _not_grad_mode_sensitive():  # keep is_grad_enabled importable from here for
     return is_grad_enabled()
 
 
+from .ops import creation as _C  # noqa: E402
 from .ops import elementwise as _E  # noqa: E402
 from .ops import index as _I  # noqa: E402
 from .ops import linalg as _L  # noqa: E402

@@ -6,7 +6,10 @@ if ``y = f(a, b)`` broadcast ``a`` from shape ``s`` to ``y.shape``, then
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd import Function
+from ..backend import array_module
 
 
 def _sum_axes(from_shape: tuple, to_shape: tuple) -> tuple:
@@ -28,7 +31,7 @@ class BroadcastTo(Function):
 
     def forward(self, x):
         self.in_shape = x.shape
-        return self_xp(x).broadcast_to(x, self.shape)
+        return array_module(x).broadcast_to(x, self.shape)  # a read-only view: no copy
 
     def backward(self, gy):
         return sum_to(gy, self.in_shape)
@@ -54,16 +57,24 @@ class SumTo(Function):
 
 
 def self_xp(x):
-    from ..backend import array_module
-
     return array_module(x)
 
 
 def broadcast_to(x, shape):
+    """``x`` broadcast to ``shape`` (NumPy rules); the gradient is summed back to x's shape."""
     shape = tuple(shape)
-    return x if x.shape == shape else BroadcastTo(shape)(x)
+    if x.shape == shape:
+        return x
+    try:
+        ok = np.broadcast_shapes(x.shape, shape) == shape  # shape arithmetic only
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shape}")
+    return BroadcastTo(shape)(x)
 
 
 def sum_to(x, shape):
+    """``x`` summed over the dimensions that broadcasting ``shape`` to x's shape added or stretched."""
     shape = tuple(shape)
     return x if x.shape == shape else SumTo(shape)(x)

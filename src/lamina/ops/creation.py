@@ -27,6 +27,13 @@ def _float_dtype(dtype):
     return backend.get_default_dtype() if dt is None else dt
 
 
+def _random_float_dtype(dtype, op: str):
+    dt = _float_dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"{op}: random floats need a floating dtype, got {dt}")
+    return dt
+
+
 def _finish(array, device, requires_grad) -> Tensor:
     if device is not None:
         array = backend.to_device(array, backend.Device(device))
@@ -52,15 +59,20 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
-    """Like ``tensor`` but shares memory with a NumPy array when dtype and device allow."""
-    if isinstance(data, Tensor) and dtype is None and device is None:
-        return data
+    """Like ``tensor`` but shares memory with a NumPy array (or returns the tensor itself) when
+    dtype and device allow; a tensor converted to another dtype keeps its graph."""
+    if isinstance(data, Tensor):
+        return data.to(dtype=dtype, device=device)
     return Tensor(data, dtype=dtype, device=device)
 
 
 def from_numpy(array) -> Tensor:
-    """A tensor sharing memory with a NumPy array (its dtype kept)."""
-    return Tensor._wrap(np.asarray(array))
+    """A tensor sharing memory with a NumPy array (its dtype kept): writes to one show in the other."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"from_numpy: unsupported dtype {array.dtype}")
+    return Tensor._wrap(array)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -83,7 +95,8 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tens
 
 
 def _like(fn, x: Tensor, dtype, device, requires_grad, *args):
-    return fn(*args, x.shape, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+    return fn(*args, x.shape, dtype=x.dtype if dtype is None else dtype, device=device or x.device,
+              requires_grad=requires_grad)
 
 
 def zeros_like(x, dtype=None, device=None, requires_grad=False):
@@ -99,7 +112,8 @@ def empty_like(x, dtype=None, device=None, requires_grad=False):
 
 
 def full_like(x, fill_value, dtype=None, device=None, requires_grad=False):
-    return full(x.shape, fill_value, dtype=dtype or x.dtype, device=device or x.device, requires_grad=requires_grad)
+    return full(x.shape, fill_value, dtype=x.dtype if dtype is None else dtype, device=device or x.device,
+                requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -111,42 +125,55 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         dtype = np.int64 if ints else backend.get_default_dtype()
     if step == 0:
         raise ValueError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise ValueError(f"arange: upper bound {end} and lower bound {start} inconsistent with step sign {step}")
     return _finish(np.arange(start, end, step).astype(backend.as_dtype(dtype)), device, requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    if int(steps) < 0:
+        raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
     return _finish(np.linspace(start, end, int(steps)).astype(_float_dtype(dtype)), device, requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """The (n, m) identity matrix (m = n by default)."""
     return _finish(np.eye(n, m, dtype=_float_dtype(dtype)), device, requires_grad)
 
 
 # ---------------------------------------------------------------- random
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform on [0, 1)."""
-    arr = backend.rng(generator).random(_shape(size), dtype=np.float64).astype(_float_dtype(dtype))
+    arr = backend.rng(generator).random(_shape(size), dtype=np.float64).astype(_random_float_dtype(dtype, "rand"))
     return _finish(arr, device, requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal N(0, 1)."""
-    arr = backend.rng(generator).standard_normal(_shape(size)).astype(_float_dtype(dtype))
+    arr = backend.rng(generator).standard_normal(_shape(size)).astype(_random_float_dtype(dtype, "randn"))
     return _finish(arr, device, requires_grad)
 
 
 def randint(low, high=None, size=None, generator=None, dtype=None, device=None) -> Tensor:
     """Integers uniform on [low, high) (``randint(high, size)`` also works)."""
-    if size is None:
+    if size is None and isinstance(high, (tuple, list)):  # randint(high, size)
         low, high, size = 0, low, high
     if high is None:
         low, high = 0, low
-    arr = backend.rng(generator).integers(low, high, size=tuple(size)).astype(backend.as_dtype(dtype) or np.int64)
+    if size is None:
+        raise TypeError("randint: size is required, e.g. randint(0, 10, (3,)) or randint(10, (3,))")
+    if high <= low:
+        raise ValueError(f"randint: expected low < high, got low={low}, high={high}")
+    size = _shape(size if isinstance(size, (tuple, list)) else (size,))
+    dt = np.dtype(np.int64) if dtype is None else backend.as_dtype(dtype)
+    arr = backend.rng(generator).integers(low, high, size=size).astype(dt)
     return _finish(arr, device, False)
 
 
 def randperm(n, generator=None, dtype=None, device=None) -> Tensor:
-    arr = backend.rng(generator).permutation(int(n)).astype(backend.as_dtype(dtype) or np.int64)
+    dt = np.dtype(np.int64) if dtype is None else backend.as_dtype(dtype)
+    arr = backend.rng(generator).permutation(int(n)).astype(dt)
     return _finish(arr, device, False)
 
 
@@ -159,20 +186,33 @@ def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None, device=None
     arr = backend.rng(generator).normal(backend.to_device(m, backend.cpu) if hasattr(m, "shape") else m,
                                         backend.to_device(s, backend.cpu) if hasattr(s, "shape") else s,
                                         size=tuple(size))
-    dt = dtype or (mean.dtype if isinstance(mean, Tensor) else None)
-    return _finish(np.asarray(arr).astype(_float_dtype(dt)), device, requires_grad)
+    if dtype is None:
+        dtype = mean.dtype if isinstance(mean, Tensor) else std.dtype if isinstance(std, Tensor) else None
+    return _finish(np.asarray(arr).astype(_random_float_dtype(dtype, "normal")), device, requires_grad)
 
 
 def bernoulli(p, generator=None) -> Tensor:
     """1 with probability ``p`` (a tensor of probabilities), else 0; same shape and dtype as ``p``."""
+    if not isinstance(p, Tensor):
+        p = Tensor(p)
+    if p.dtype.kind != "f":
+        raise TypeError(f"bernoulli: expected a floating point tensor of probabilities, got {p.dtype}")
     probs = backend.to_device(p.data, backend.cpu)
     draw = (backend.rng(generator).random(probs.shape) < probs).astype(p.dtype)
     return _finish(draw, p.device if p.device.type != "cpu" else None, False)
 
 
 def rand_like(x, generator=None, dtype=None):
-    return rand(*x.shape, generator=generator, dtype=dtype or x.dtype, device=x.device)
+    return rand(*x.shape, generator=generator, dtype=x.dtype if dtype is None else dtype, device=x.device)
 
 
 def randn_like(x, generator=None, dtype=None):
-    return randn(*x.shape, generator=generator, dtype=dtype or x.dtype, device=x.device)
+    return randn(*x.shape, generator=generator, dtype=x.dtype if dtype is None else dtype, device=x.device)
+
+
+def randint_like(x, low, high=None, generator=None, dtype=None):
+    """Integers uniform on [low, high) in ``x``'s shape (``randint_like(x, high)`` also works)."""
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, x.shape, generator=generator, dtype=x.dtype if dtype is None else dtype,
+                   device=x.device)
