@@ -19,11 +19,15 @@ from __future__ import annotations
 import functools
 import threading
 
-_state = threading.local()
+class _GradState(threading.local):
+    enabled = True  # grad mode is per thread, on by default
+
+
+_state = _GradState()
 
 
 def is_grad_enabled() -> bool:
-    return getattr(_state, "enabled", True)
+    return _state.enabled
 
 
 def _set_enabled(flag: bool) -> None:
@@ -114,30 +118,30 @@ class Function:
 
     def __call__(self, *inputs):
         out = self.forward(*[t.data for t in inputs])
+        wrap = Tensor._wrap
+        if not (_state.enabled and any(t._requires_grad for t in inputs)):
+            return tuple([wrap(o) for o in out]) if isinstance(out, tuple) else wrap(out)
         multi = isinstance(out, tuple)
         outs = out if multi else (out,)
         needs = tuple([t._requires_grad for t in inputs])
-        record = True in needs and getattr(_state, "enabled", True)
-        wrap = _tensor_class()._wrap
         results = tuple([wrap(o) for o in outs])
-        if record:
-            self.needs_input_grad = needs
-            self.inputs = inputs
-            self.edges = tuple(
-                (t._ctx, t._out_idx) if t._ctx is not None else (None, t) if t._requires_grad else None
-                for t in inputs
-            )
-            if self.saves_inputs:
-                self.versions = tuple(t._version for t in inputs)
-            self.out_meta = tuple((o.shape, o.dtype) for o in outs)
-            for i, r in enumerate(results):
-                if r.data.dtype.kind in "fc":
-                    r._requires_grad = True
-                    r._ctx = self
-                    r._out_idx = i
-            if self.keep_outputs:
-                self.outputs = results
-                self.output_versions = tuple(r._version for r in results)
+        self.needs_input_grad = needs
+        self.inputs = inputs
+        self.edges = tuple(
+            (t._ctx, t._out_idx) if t._ctx is not None else (None, t) if t._requires_grad else None
+            for t in inputs
+        )
+        if self.saves_inputs:
+            self.versions = tuple(t._version for t in inputs)
+        self.out_meta = tuple((o.shape, o.dtype) for o in outs)
+        for i, r in enumerate(results):
+            if r.data.dtype.kind in "fc":
+                r._requires_grad = True
+                r._ctx = self
+                r._out_idx = i
+        if self.keep_outputs:
+            self.outputs = results
+            self.output_versions = tuple(r._version for r in results)
         return results if multi else results[0]
 
     def _check_saved(self):
@@ -169,16 +173,12 @@ class Function:
         self.__dict__["_released"] = True
 
 
-_TENSOR = []
+Tensor = None  # bound by tensor.py once the class exists (tensor.py imports this module)
 
 
-def _tensor_class():
-    """The Tensor class (imported on first use: tensor.py imports this module)."""
-    if not _TENSOR:
-        from .tensor import Tensor
-
-        _TENSOR.append(Tensor)
-    return _TENSOR[0]
+def bind_tensor_class(cls) -> None:
+    global Tensor
+    Tensor = cls
 
 
 # ---------------------------------------------------------------- the engine
@@ -217,8 +217,6 @@ def run_backward(outputs, grad_outputs, *, retain_graph=False, create_graph=Fals
     ``.grad``. Otherwise the gradients with respect to ``inputs`` are returned (and ``.grad``
     is left alone), as ``torch.autograd.grad`` does.
     """
-    from .tensor import Tensor
-
     node_grads: dict = {}  # (id(node), slot) -> Tensor
     leaf_grads: dict = {}  # id(leaf) -> Tensor
     leaves: dict = {}
@@ -336,8 +334,6 @@ def _run_hooks(hooks, g):
 
 
 def _seed_gradients(outputs, grad_outputs):
-    from .tensor import Tensor
-
     seeds = []
     for i, out in enumerate(outputs):
         g = grad_outputs[i] if grad_outputs is not None else None
@@ -358,8 +354,6 @@ def _seed_gradients(outputs, grad_outputs):
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     """Accumulate d(tensors)/d(leaf) into every leaf's ``.grad`` (``torch.autograd.backward``)."""
-    from .tensor import Tensor
-
     if isinstance(tensors, Tensor):
         tensors = (tensors,)
     if isinstance(grad_tensors, Tensor):
@@ -380,8 +374,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         g, = lamina.grad(loss, x, create_graph=True)
         hvp, = lamina.grad(g, x, grad_outputs=v)
     """
-    from .tensor import Tensor
-
     single_out = isinstance(outputs, Tensor)
     outputs = (outputs,) if single_out else tuple(outputs)
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)

@@ -502,6 +502,10 @@ def _not_grad_mode_sensitive():  # keep is_grad_enabled importable from here for
     return is_grad_enabled()
 
 
+from . import autograd as _autograd  # noqa: E402
+
+_autograd.bind_tensor_class(Tensor)
+
 from .ops import creation as _C  # noqa: E402
 from .ops import elementwise as _E  # noqa: E402
 from .ops import index as _I  # noqa: E402
