@@ -1,0 +1,312 @@
+"""From a validated config to the objects of a run: data loaders, model, optimizer, scheduler,
+loss, callbacks and the Trainer.
+
+    cfg = config.validate(config.load_config("configs/mlp_digits.toml"))
+    data = build_data(cfg)                       # loaders + the Preprocess that predict needs
+    model = build_model(cfg["model"], data.info)
+    trainer = build_trainer(cfg, model, data, run_dir)
+
+Anything that fails while building (a layer that doesn't fit the data, an optimizer argument
+out of range) is a ConfigError: nothing has been trained or written yet.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import registry
+from .data import Preprocess, load_arrays
+from .errors import ConfigError
+
+__all__ = ["CALLBACK_FILLED", "DataBundle", "build_data", "build_model", "build_optimizer", "build_scheduler",
+           "build_trainer", "model_from_layers"]
+
+# Callback arguments the CLI fills in from the run directory (not settable in the config).
+CALLBACK_FILLED = ("dirpath", "filename", "log_dir", "logdir")
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+@dataclass
+class DataBundle:
+    train_loader: object
+    val_loader: object | None
+    test_loader: object | None
+    preprocess: Preprocess
+    generators: dict
+    sample_inputs: np.ndarray | None = None  # a few training inputs, to check that the model fits them
+    arrays: tuple = ()  # (train, val, test) pairs of arrays after preprocessing (None where empty)
+
+    @property
+    def info(self) -> dict:
+        return self.preprocess.info
+
+
+def _tensors(x: np.ndarray, y: np.ndarray):
+    from ..data import TensorDataset
+    from ..tensor import Tensor
+    return TensorDataset(Tensor._wrap(np.ascontiguousarray(x)), Tensor._wrap(np.ascontiguousarray(y)))
+
+
+def build_transforms(specs: list, sample_ndim: int, generator):
+    """``Compose`` of the ``[[transforms]]`` entries, each drawing from ``generator``; None if empty."""
+    if not specs:
+        return None
+    if sample_ndim != 3:
+        raise ConfigError("transforms: image augmentation needs image data (N, C, H, W); set data.as_images = true "
+                          "(and use a convolutional model), or remove the [[transforms]] entries")
+    from ..data.transforms import Compose
+    table = registry.transforms()
+    out = []
+    for i, spec in enumerate(specs):
+        cls = registry.lookup(table, spec["type"], f"transforms[{i}].type", "transform")
+        kw = {k: v for k, v in spec.items() if k != "type"}
+        if registry.accepts(cls, "generator"):
+            kw["generator"] = generator
+        try:
+            out.append(cls(**kw))
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"transforms[{i}] ({spec['type']}): {_one_line(e)}") from None
+    return Compose(out)
+
+
+def split_arrays(d: dict, arrays: dict) -> tuple:
+    """``(train, val, test)`` pairs of arrays (val/test None when empty)."""
+    from ..data import train_val_test_split
+    x, y = arrays["train"]
+    strat = y if d["stratify"] and d["task"] == "classification" else None
+    test_frac = 0.0 if arrays["test"] is not None else d["test_fraction"]
+    try:
+        parts = train_val_test_split((x, y), val_fraction=d["val_fraction"], test_fraction=test_frac,
+                                     seed=d["seed"], stratify=strat)
+    except ValueError as e:
+        raise ConfigError(f"data: cannot split {len(x)} samples: {_one_line(e)}") from None
+    train, val, test = (tuple(np.asarray(t.data) for t in p.tensors) for p in parts)
+    if arrays["test"] is not None:
+        test = arrays["test"]
+    if d.get("limit"):
+        train = (train[0][:d["limit"]], train[1][:d["limit"]])
+    return train, (val if len(val[0]) else None), (test if len(test[0]) else None)
+
+
+def build_data(cfg: dict, preprocess: Preprocess | None = None) -> DataBundle:
+    """Load, split, standardise and batch the data of ``cfg['data']``.
+
+    ``preprocess``: a trained run's preprocessing (evaluating it on data): its standardisation
+    is applied instead of fitting a new one on the training split.
+    """
+    from .. import backend
+    from ..data import DataLoader
+    from ..data.vision_transforms import TransformDataset
+    d = cfg["data"]
+    arrays = load_arrays(d)
+    train, val, test = split_arrays(d, arrays)
+    if preprocess is not None:
+        scaler = preprocess.scaler
+        train, val, test = ((preprocess(p[0]), p[1]) if p is not None else None for p in (train, val, test))
+    else:
+        if len(train[0]) == 0:
+            raise ConfigError("data: the training split is empty")
+        scaler = Preprocess.fit(train[0], d["standardize"])
+        if scaler is not None:
+            train, val, test = ((scaler(p[0]), p[1]) if p is not None else None for p in (train, val, test))
+    x, y = train
+    if preprocess is not None:
+        info = dict(preprocess.info)
+    else:
+        info = {"dataset": d["name"], "task": d["task"], "input_shape": list(x.shape[1:]),
+                "classes": arrays["classes"], "image": list(arrays["image"]) if arrays["image"] else None}
+        if d["task"] == "classification":
+            seen = int(max(p[1].max() for p in (train, val, test) if p is not None and len(p[1]))) + 1
+            info["num_classes"] = max(seen, len(arrays["classes"] or ()))
+        else:
+            info["num_outputs"] = int(y.shape[1])
+    info.update(num_train=len(x), num_val=0 if val is None else len(val[0]), num_test=0 if test is None else len(test[0]))
+    pre = preprocess if preprocess is not None else Preprocess(info, scaler)
+    seed = cfg["train"]["seed"]
+    generators = {}
+    train_ds = _tensors(x, y) if len(x) else None
+    if train_ds is not None and build_transforms(cfg.get("transforms") or [], x.ndim - 1, None) is not None:
+        g = backend.Generator().manual_seed(seed + 1)
+        train_ds = TransformDataset(train_ds, build_transforms(cfg["transforms"], x.ndim - 1, g))
+        generators["augment"] = g
+    train_loader = None if train_ds is None else DataLoader(
+        train_ds, batch_size=d["batch_size"], shuffle=d["shuffle"], drop_last=d["drop_last"],
+        generator=backend.Generator().manual_seed(seed))
+    ebs = d["eval_batch_size"]
+    val_loader = DataLoader(_tensors(*val), batch_size=ebs) if val is not None else None
+    test_loader = DataLoader(_tensors(*test), batch_size=ebs) if test is not None else None
+    return DataBundle(train_loader, val_loader, test_loader, pre, generators, x[:2], (train, val, test))
+
+
+# ---------------------------------------------------------------- model
+def model_from_layers(layers: list):
+    """``nn.Sequential`` of ``[{type = "Linear", in_features = 64, out_features = 10}, {type = "ReLU"}, ...]``."""
+    from .. import nn
+    types = registry.layer_types()
+    mods = []
+    for i, spec in enumerate(layers):
+        cls = registry.lookup(types, spec["type"], f"model.layers[{i}].type", "layer type")
+        kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in spec.items() if k != "type"}
+        try:
+            mods.append(cls(**kw))
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"model.layers[{i}] ({spec['type']}): {_one_line(e)}") from None
+    return nn.Sequential(*mods)
+
+
+def model_args(keys: dict, opts: dict, info: dict) -> dict:
+    """The zoo model's options plus what the data says, for the arguments (``keys``) the config leaves out."""
+    shape = info["input_shape"]
+    width = info.get("num_classes") if info.get("task") == "classification" else info.get("num_outputs")
+    auto = {"num_classes": width, "out_features": width, "in_features": int(np.prod(shape)),
+            "in_channels": shape[0] if len(shape) >= 2 else None,
+            "input_size": shape[-1] if len(shape) >= 2 else None}
+    out = dict(opts)
+    for k, v in auto.items():
+        if v is not None and k not in out and k in keys:
+            out[k] = v
+    return out
+
+
+def build_model(model_cfg: dict, info: dict, check_batch: np.ndarray | None = None):
+    """The model of ``[model]``; returns ``(model, resolved options)``. With ``check_batch``
+    (a few training inputs) the model runs once on it, so a shape mistake is reported now."""
+    if "layers" in model_cfg:
+        model, resolved = model_from_layers(model_cfg["layers"]), dict(model_cfg)
+    else:
+        from .. import models as zoo
+        name = model_cfg["name"]
+        keys = registry.lookup(registry.models(), name, "model.name", "model")
+        opts = model_args(keys, {k: v for k, v in model_cfg.items() if k != "name"}, info)
+        try:
+            model = zoo.create_model(name, **opts)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"model ({name}): {_one_line(e)}") from None
+        resolved = {"name": name, **opts}
+    if check_batch is not None:
+        _check_forward(model, check_batch, info)
+    return model, resolved
+
+
+def _check_forward(model, xb: np.ndarray, info: dict) -> None:
+    from ..autograd import no_grad
+    from ..tensor import Tensor
+    was = model.training
+    model.eval()
+    try:
+        with no_grad():
+            out = model(Tensor._wrap(np.ascontiguousarray(xb)))
+    except (ValueError, RuntimeError, TypeError, IndexError) as e:
+        raise ConfigError(f"model does not fit the data (inputs of shape {tuple(info['input_shape'])} per sample): "
+                          f"{_one_line(e)}") from None
+    finally:
+        model.train(was)
+    width = out.shape[-1] if out.ndim >= 2 else 1
+    want = info.get("num_classes") if info["task"] == "classification" else info.get("num_outputs")
+    if out.ndim != 2 or width != want:
+        what = "classes" if info["task"] == "classification" else "target values"
+        raise ConfigError(f"the model's output has shape {tuple(out.shape)} for {len(xb)} samples, but the data has "
+                          f"{want} {what}: the output should be ({len(xb)}, {want})")
+
+
+# ---------------------------------------------------------------- optimizer, scheduler, loss
+def _kwargs(table: dict, drop=("name", "interval")) -> dict:
+    return {k: (tuple(v) if isinstance(v, list) and k in ("betas", "etas", "step_sizes") else v)
+            for k, v in table.items() if k not in drop}
+
+
+def build_optimizer(cfg: dict, model):
+    cls = registry.lookup(registry.optimizers(), cfg["optimizer"]["name"], "optimizer.name", "optimizer")
+    try:
+        return cls(model.parameters(), **_kwargs(cfg["optimizer"]))
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"optimizer: {_one_line(e)}") from None
+
+
+def build_scheduler(cfg: dict, optimizer, steps_per_epoch: int):
+    """``(scheduler or None, interval, resolved table)``; T_max / total_steps / max_lr filled in when absent."""
+    table = cfg.get("scheduler")
+    if not table:
+        return None, "epoch", None
+    name = table["name"].lower()
+    cls = registry.lookup(registry.schedulers(), name, "scheduler.name", "scheduler")
+    interval = table.get("interval") or ("step" if name == "onecycle" else "epoch")
+    kw = _kwargs(table)
+    epochs = cfg["train"]["epochs"]
+    horizon = epochs if interval == "epoch" else epochs * steps_per_epoch
+    if name == "cosine":
+        kw.setdefault("T_max", horizon)
+    elif name == "onecycle":
+        kw.setdefault("total_steps", horizon)
+        kw.setdefault("max_lr", cfg["optimizer"]["lr"])
+    elif name == "polynomial":
+        kw.setdefault("total_iters", horizon)
+    try:
+        sched = cls(optimizer, **kw)
+    except (TypeError, ValueError, KeyError) as e:
+        raise ConfigError(f"scheduler ({table['name']}): {_one_line(e)}") from None
+    return sched, interval, {"name": table["name"], "interval": interval, **kw}
+
+
+def build_loss(cfg: dict):
+    table = cfg["loss"]
+    cls = registry.lookup(registry.losses(), table["name"], "loss.name", "loss")
+    try:
+        return cls(**_kwargs(table))
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"loss: {_one_line(e)}") from None
+
+
+# ---------------------------------------------------------------- callbacks and trainer
+DEFAULT_CALLBACKS = {"checkpoint": {"enabled": True}, "csv_logger": {"enabled": True}, "progress": {"enabled": True}}
+
+
+def build_callbacks(cfg: dict, run_dir: str, has_val: bool, quiet: bool = False) -> list:
+    """The Trainer's callbacks: the run directory's writers (checkpoints, metrics.csv, TensorBoard)
+    plus the configured ones; a progress line per epoch unless ``quiet`` or ``progress = false``."""
+    known = registry.callbacks()
+    table = {**DEFAULT_CALLBACKS, **cfg.get("callbacks", {})}
+    out = []
+    fixed = {"checkpoint": {"dirpath": os.path.join(run_dir, "checkpoints")},
+             "csv_logger": {"filename": os.path.join(run_dir, "metrics.csv")},
+             "tensorboard": {"log_dir": os.path.join(run_dir, "tensorboard")}}
+    for name, opts in table.items():
+        if not opts.get("enabled", True) or name not in known or (name == "progress" and quiet):
+            continue
+        cls = known[name]
+        kw = {k: v for k, v in opts.items() if k != "enabled"}
+        kw.update({k: v for k, v in fixed.get(name, {}).items() if registry.accepts(cls, k)})
+        if name == "checkpoint" and cfg["train"]["checkpoint_every_n_steps"]:
+            kw.setdefault("every_n_steps", cfg["train"]["checkpoint_every_n_steps"])
+        if not has_val and registry.accepts(cls, "monitor") and "monitor" not in opts:
+            kw["monitor"] = "loss"  # no validation split: watch the training loss
+        try:
+            out.append(cls(**kw))
+        except (TypeError, ValueError, ImportError) as e:
+            raise ConfigError(f"callbacks.{name}: {_one_line(e)}") from None
+    return out
+
+
+def build_trainer(cfg: dict, model, data: DataBundle, run_dir: str, quiet: bool = False):
+    """The Trainer of a run (its callbacks write into ``run_dir``); returns ``(trainer, resolved scheduler table)``."""
+    from ..train import Trainer
+    t = cfg["train"]
+    optimizer = build_optimizer(cfg, model)
+    steps = math.ceil(len(data.train_loader) / t["grad_accum_steps"]) if data.train_loader is not None else 1
+    scheduler, interval, sched_cfg = build_scheduler(cfg, optimizer, steps)
+    callbacks = build_callbacks(cfg, run_dir, data.val_loader is not None, quiet)
+    try:
+        trainer = Trainer(model, build_loss(cfg), optimizer, scheduler=scheduler, scheduler_interval=interval,
+                          metrics=list(cfg["metrics"]["names"]), callbacks=callbacks,
+                          grad_accum_steps=t["grad_accum_steps"], clip_grad_norm=t.get("clip_grad_norm"),
+                          nonfinite=t["nonfinite"], device=None if t["device"] == "cpu" else t["device"],
+                          log_every=t["log_every"], generators=data.generators)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"train: {_one_line(e)}") from None
+    return trainer, sched_cfg
