@@ -11,6 +11,12 @@ from .layers import (ELU, GELU, SELU, Dropout, Flatten, Hardtanh, Identity, Leak
                      ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Tanh, Unflatten)
 from .losses import (BCELoss, BCEWithLogitsLoss, CosineSimilarity, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
                      MSELoss, NLLLoss, SmoothL1Loss)
+from .layers.attention import MultiheadAttention
+from .layers.normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, Dropout1d, Dropout2d, Dropout3d, GroupNorm,
+                                   InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm)
+from .layers.positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
+from .layers.transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
+                                 TransformerEncoderLayer, generate_square_subsequent_mask)
 from .module import Module, RemovableHandle
 from .parameter import Parameter
 
@@ -22,4 +28,8 @@ __all__ = [
     "MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss",
     "KLDivLoss", "CosineSimilarity",
     "functional", "init", "utils",
+    "MultiheadAttention", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "Dropout1d", "Dropout2d", "Dropout3d",
+    "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LayerNorm", "LearnedPositionalEmbedding",
+    "SinusoidalPositionalEncoding", "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
+    "TransformerEncoder", "TransformerEncoderLayer", "generate_square_subsequent_mask",
 ]

@@ -15,6 +15,10 @@ from .. import backend
 from ..autograd import Function
 from ..ops import elementwise as E
 from ..ops.linalg import matmul
+from ..ops.attention import scaled_dot_product_attention  # noqa: F401
+from ..ops.index import one_hot  # noqa: F401
+from ..ops.norm import batch_norm, dropout1d, dropout2d, dropout3d, group_norm, instance_norm, layer_norm  # noqa: F401
+from ..ops.shape import pad  # noqa: F401
 from ..tensor import Tensor
 from .activation_fns import (elu, gelu, hardtanh, leaky_relu, log_softmax, mish, relu, relu6, selu, sigmoid, silu,
                              softmax, softplus, tanh)

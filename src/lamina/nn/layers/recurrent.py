@@ -16,6 +16,7 @@ import numpy as np
 
 from ... import backend
 from ...ops.creation import empty
+from ...ops.elementwise import where
 from ...ops.recurrent import RecurrentLayer
 from ...ops.shape import cat, stack
 from ...tensor import Tensor
@@ -159,6 +160,8 @@ class RNNBase(Module):
             if x.device.type != "cpu":
                 mask = backend.to_device(mask, x.device)
         states = self._initial_states(hx, N, unbatched, x)
+        if mask is not None:  # padding is never read, even if it holds inf or nan
+            x = where(Tensor._wrap(mask[:, :, None]), x, 0.0)
         out, finals = self._run(x, states, mask)
         h_n = stack([f[0] for f in finals])
         c_n = stack([f[1] for f in finals]) if self.mode == "LSTM" else None
