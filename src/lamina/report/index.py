@@ -1,0 +1,147 @@
+"""``build_report(run_dir)``: the plots of a run and an ``index.html`` that shows them.
+
+    runs/<name>/report/
+      index.html               the plots (relative links) and a table of the final metrics
+      loss.png                 training and validation loss per epoch
+      metrics.png              each metric, training and validation
+      lr.png                   the learning rate per epoch
+      confusion_matrix.png     test split, best weights (classification runs)
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+
+import numpy as np
+
+from . import plots
+
+__all__ = ["build_report", "confusion_matrix", "write_index"]
+
+REPORT = "report"
+
+
+def confusion_matrix(run_dir: str) -> tuple:
+    """``(cm, class names, note)``: from test_metrics.json when it holds one, else by evaluating the
+    run's best checkpoint on its test split. ``cm`` is None (and ``note`` says why) when there is none."""
+    from ..cli import rundir
+    path = os.path.join(run_dir, rundir.TEST_METRICS)
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            stored = json.load(f).get("metrics", {}).get("confusion_matrix")
+        if isinstance(stored, list) and stored and isinstance(stored[0], list):
+            return np.asarray(stored), None, "from test_metrics.json"
+    from ..cli import build, config
+    from ..cli.errors import ConfigError
+    from ..data import DataLoader
+    from ..metrics import ConfusionMatrix
+    from ..optim import SGD
+    from ..train import Trainer
+    try:
+        loaded = rundir.load_run(run_dir, prefer="best")
+    except ConfigError as e:
+        return None, None, f"no confusion matrix: {e}"
+    info = loaded.preprocess.info
+    if info.get("task") != "classification":
+        return None, None, "no confusion matrix: not a classification run"
+    try:
+        cfg = config.validate(loaded.cfg)
+        data = build.build_data(cfg, preprocess=loaded.preprocess)
+    except ConfigError as e:
+        return None, None, f"no confusion matrix: cannot load the test split ({e})"
+    test = data.arrays[2]
+    if test is None or not len(test[0]):
+        return None, None, "no confusion matrix: the run has no test split (data.test_fraction = 0)"
+    trainer = Trainer(loaded.model, build.build_loss(cfg), SGD(loaded.model.parameters(), lr=0.0))
+    logits = trainer.predict(DataLoader(build._tensors(*test), batch_size=cfg["data"]["eval_batch_size"]))
+    metric = ConfusionMatrix(num_classes=info.get("num_classes"))
+    metric.update(logits, test[1])
+    which = os.path.basename(loaded.checkpoint).split(".")[0]
+    return metric.compute(), info.get("classes"), f"test split, {which} weights ({len(test[0])} samples)"
+
+
+def _final_rows(history: dict, run_dir: str) -> list:
+    """``(name, last epoch, best epoch, test)`` for the loss and every metric."""
+    test = {}
+    path = os.path.join(run_dir, "test_metrics.json")
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            test = json.load(f).get("metrics", {})
+    rows = []
+    for name in ["loss"] + plots.metric_names(history):
+        for key in (name, "val_" + name):
+            vals = np.asarray(history.get(key, []), dtype=float)
+            if not len(vals) or np.all(np.isnan(vals)):
+                continue
+            lower = "loss" in name or name in ("mse", "mae", "ece")
+            best = np.nanmin(vals) if lower else np.nanmax(vals)
+            t = test.get(name) if key == name else None
+            rows.append((key, vals[-1], best, t if isinstance(t, (int, float)) else None))
+    return rows
+
+
+def _num(v) -> str:
+    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{float(v):.4f}"
+
+
+def write_index(out_dir: str, title: str, images: dict, rows: list, notes: list) -> str:
+    """``index.html`` showing ``images`` ({caption: file name in out_dir}) and the metric table."""
+    e = html.escape
+    table = "\n".join(f"<tr><td>{e(k)}</td><td>{_num(last)}</td><td>{_num(best)}</td><td>{_num(t)}</td></tr>"
+                      for k, last, best, t in rows)
+    figs = "\n".join(f'<figure><img src="{e(f)}" alt="{e(c)}"><figcaption>{e(c)}</figcaption></figure>'
+                     for c, f in images.items())
+    note = "".join(f"<p class=note>{e(n)}</p>" for n in notes)
+    text = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{e(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}} td:first-child{{text-align:left}}
+figure{{display:inline-block;margin:1em}} img{{max-width:520px}} .note{{color:#666}}</style></head>
+<body><h1>{e(title)}</h1>
+<h2>final metrics</h2>
+<table><tr><th>metric</th><th>last epoch</th><th>best epoch</th><th>test</th></tr>
+{table}
+</table>
+{note}
+<h2>plots</h2>
+{figs}
+</body></html>
+"""
+    from ..io import atomic_write_text
+    path = os.path.join(out_dir, "index.html")
+    atomic_write_text(path, text)
+    return path
+
+
+def build_report(run_dir: str, out_dir: str | None = None, confusion: bool = True) -> dict:
+    """Write the run's plots and index.html into ``out_dir`` (default ``run_dir/report``);
+    return ``{'index': path, 'images': {caption: path}, 'notes': [...]}``."""
+    from ..cli.errors import ConfigError
+    csv_path = os.path.join(run_dir, "metrics.csv")
+    if not os.path.isdir(run_dir):
+        raise ConfigError(f"run directory not found: {run_dir}")
+    if not os.path.isfile(csv_path):
+        raise ConfigError(f"{run_dir} has no metrics.csv: is it a run directory written by lamina train?")
+    history = plots.read_metrics(csv_path)
+    if not history or not history.get("epoch"):
+        raise ConfigError(f"{csv_path} has no epochs yet")
+    out_dir = out_dir or os.path.join(run_dir, REPORT)
+    os.makedirs(out_dir, exist_ok=True)
+    images, notes = {}, []
+    jobs = [("loss", "loss.png", plots.plot_losses), ("metrics", "metrics.png", plots.plot_metrics),
+            ("learning rate", "lr.png", plots.plot_lr)]
+    for caption, name, fn in jobs:
+        if fn(history, os.path.join(out_dir, name)) is not None:
+            images[caption] = name
+    if confusion:
+        cm, classes, note = confusion_matrix(run_dir)
+        if cm is not None:
+            plots.plot_confusion(cm, os.path.join(out_dir, "confusion_matrix.png"), classes,
+                                 title=f"confusion matrix ({note})")
+            images["confusion matrix"] = "confusion_matrix.png"
+        else:
+            notes.append(note)
+    title = f"lamina run {os.path.basename(os.path.normpath(os.path.abspath(run_dir)))}"
+    index = write_index(out_dir, title, images, _final_rows(history, run_dir), notes)
+    return {"index": index, "images": {c: os.path.join(out_dir, f) for c, f in images.items()}, "notes": notes}
