@@ -12,6 +12,8 @@ from .layers import (ELU, GELU, SELU, Dropout, Flatten, Hardtanh, Identity, Leak
 from .losses import (BCELoss, BCEWithLogitsLoss, CosineSimilarity, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
                      MSELoss, NLLLoss, SmoothL1Loss)
 from .layers.attention import MultiheadAttention
+from .layers.embedding import Embedding
+from .layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .layers.normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, Dropout1d, Dropout2d, Dropout3d, GroupNorm,
                                    InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, LayerNorm)
 from .layers.positional import LearnedPositionalEmbedding, SinusoidalPositionalEncoding
@@ -32,4 +34,5 @@ __all__ = [
     "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LayerNorm", "LearnedPositionalEmbedding",
     "SinusoidalPositionalEncoding", "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
     "TransformerEncoder", "TransformerEncoderLayer", "generate_square_subsequent_mask",
+    "Embedding", "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
 ]

@@ -20,6 +20,7 @@ from ..ops.index import one_hot  # noqa: F401
 from ..ops.norm import batch_norm, dropout1d, dropout2d, dropout3d, group_norm, instance_norm, layer_norm  # noqa: F401
 from ..ops.shape import pad  # noqa: F401
 from ..tensor import Tensor
+from .layers.embedding import embedding  # noqa: F401
 from .activation_fns import (elu, gelu, hardtanh, leaky_relu, log_softmax, mish, relu, relu6, selu, sigmoid, silu,
                              softmax, softplus, tanh)
 from .loss_fns import (binary_cross_entropy, binary_cross_entropy_with_logits, cosine_similarity, cross_entropy,

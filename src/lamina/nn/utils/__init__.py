@@ -5,22 +5,22 @@
 """
 from __future__ import annotations
 
-from ..autograd import no_grad
-from ..tensor import Tensor
+from ...autograd import no_grad
+from ...tensor import Tensor
 
 
 def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
     """Scale gradients so their global norm is at most ``max_norm``; returns the norm before clipping.
 
     ``foreach`` is accepted for PyTorch compatibility and ignored."""
-    from ..optim.clip import clip_grad_norm_ as impl
+    from ...optim.clip import clip_grad_norm_ as impl
 
     return impl(parameters, max_norm, norm_type=norm_type, error_if_nonfinite=error_if_nonfinite)
 
 
 def clip_grad_value_(parameters, clip_value, foreach=None):
     """Clamp every gradient element to [-clip_value, clip_value] in place."""
-    from ..optim.clip import clip_grad_value_ as impl
+    from ...optim.clip import clip_grad_value_ as impl
 
     return impl(parameters, clip_value)
 
@@ -33,7 +33,7 @@ def _as_list(parameters) -> list:
 
 def parameters_to_vector(parameters) -> Tensor:
     """All parameters flattened and concatenated into one 1-D tensor (differentiable)."""
-    from ..ops.shape import cat
+    from ...ops.shape import cat
 
     params = _as_list(parameters)
     if not params:
@@ -70,3 +70,5 @@ def _check_same_device(params, name):
     devs = {str(p.device) for p in params}
     if len(devs) > 1:
         raise TypeError(f"{name}: found parameters on different devices: {sorted(devs)}")
+
+from . import rnn  # noqa: E402,F401  (lamina.nn.utils.rnn, as torch.nn.utils.rnn)
