@@ -100,17 +100,73 @@ def mlp_numpy():
     return step
 
 
-def _not_yet(name):
+# ---------------------------------------------------------------- lstm
+def _lstm_batch(batch=32, seq=64, vocab=96, seed=0):
+    r = np.random.default_rng(seed)
+    x = r.integers(0, vocab, (batch, seq)).astype(np.int64)
+    y = r.integers(0, vocab, (batch, seq)).astype(np.int64)
+    return x, y
+
+
+def lstm_lamina():
+    import lamina
+    from lamina import nn, optim
+
+    x, y = _lstm_batch()
+    x, y = lamina.tensor(x), lamina.tensor(y).reshape(-1)
+    emb, rnn, head = nn.Embedding(96, 64), nn.LSTM(64, 256, batch_first=True), nn.Linear(256, 96)
+    params = list(emb.parameters()) + list(rnn.parameters()) + list(head.parameters())
+    opt = optim.Adam(params, lr=1e-3)
+
+    def step():
+        opt.zero_grad()
+        out, _ = rnn(emb(x))
+        loss = nn.functional.cross_entropy(head(out).reshape(-1, 96), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def lstm_torch():
+    import torch
+
+    x, y = _lstm_batch()
+    x, y = torch.from_numpy(x), torch.from_numpy(y).reshape(-1)
+    emb, rnn, head = torch.nn.Embedding(96, 64), torch.nn.LSTM(64, 256, batch_first=True), torch.nn.Linear(256, 96)
+    params = list(emb.parameters()) + list(rnn.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, lr=1e-3)
+
+    def step():
+        opt.zero_grad()
+        out, _ = rnn(emb(x))
+        loss = torch.nn.functional.cross_entropy(head(out).reshape(-1, 96), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def _from_models(module: str, name: str):
+    """A workload builder that lives beside the models it times (lamina.models._bench*)."""
     def build():
-        raise NotAvailable(f"the {name} workload needs layers from a later issue")
+        import importlib
+
+        try:
+            mod = importlib.import_module(f"lamina.models.{module}")
+        except ImportError as e:
+            raise NotAvailable(f"lamina.models.{module} is missing: {e}") from e
+        return getattr(mod, name)()
 
     return build
 
 
 WORKLOADS = {
     "mlp": {"lamina": mlp_lamina, "torch": mlp_torch, "numpy": mlp_numpy},
-    "cnn": {"lamina": _not_yet("cnn"), "torch": _not_yet("cnn")},
-    "resnet": {"lamina": _not_yet("resnet"), "torch": _not_yet("resnet")},
-    "gpt": {"lamina": _not_yet("gpt"), "torch": _not_yet("gpt")},
-    "lstm": {"lamina": _not_yet("lstm"), "torch": _not_yet("lstm")},
+    "cnn": {"lamina": _from_models("_bench", "cnn_lamina"), "torch": _from_models("_bench", "cnn_torch")},
+    "resnet": {"lamina": _from_models("_bench", "resnet_lamina"), "torch": _from_models("_bench", "resnet_torch")},
+    "gpt": {"lamina": _from_models("_bench_gpt", "gpt_lamina"), "torch": _from_models("_bench_gpt", "gpt_torch")},
+    "lstm": {"lamina": lstm_lamina, "torch": lstm_torch},
 }
