@@ -1,0 +1,346 @@
+"""Convolutions (PyTorch's functional API): conv1d, conv2d, conv_transpose1d, conv_transpose2d.
+
+conv2d, with Cg = C / groups input channels per group and g(o) the group of output channel o:
+
+    y[n, o, oh, ow] = b[o] + sum_{c < Cg, i, j} w[o, c, i, j] * x[n, g(o)*Cg + c, oh*s + i*d - p, ow*s + j*d - p]
+
+computed as im2col (``_im2col.py``) and one GEMM per group for the whole batch:
+``Y[g] (Og, N*Ho*Wo) = W[g] (Og, Cg*kh*kw) @ cols[g] (Cg*kh*kw, N*Ho*Wo)``, then one transpose
+copy (with the bias added on the way) back to NCHW.
+
+Three bilinear primitives close the gradient algebra, so derivatives of every order work
+(gradient penalties on CNN critics, ``create_graph=True``):
+
+    _Conv(x, w)      img -> col   y  = conv(x, w)                   (+ bias)
+    _ConvT(c, w)     col -> img   x' = conv_transpose(c, w)         (+ bias)   the adjoint of _Conv in x
+    _ConvW(x, c)     -> weight    gw = sum_{n, oh, ow} c * cols(x)  the adjoint of _Conv in w
+
+    d_Conv:  dx = _ConvT(dy, w),   dw = _ConvW(x, dy),   db = sum(dy)
+    d_ConvT: dc = _Conv(dx', w),   dw = _ConvW(dx', c),  db = sum(dx')
+    d_ConvW: dx = _ConvT(c, dgw),  dc = _Conv(x, dgw)
+
+conv_transpose2d is ``_ConvT`` itself: torch's transposed-conv weight layout
+(in_channels, out_channels/groups, kH, kW) is exactly the conv weight layout seen from the
+image side. 1-D ops run the 2-D code on (N, C, 1, L).
+"""
+from __future__ import annotations
+
+import numbers
+
+from ..autograd import Function, is_grad_enabled
+from ..backend import array_module as _xp
+from ..tensor import Tensor
+from ._im2col import Geometry, col2im, im2col
+from ._im2col import pool as buffer_pool
+
+
+# ---------------------------------------------------------------- GEMM layouts
+# Columns are K-major, (C*kh*kw, N*Ho*Wo) (see _im2col.py), and so are the col-side tensors fed
+# to the GEMMs: c (N, O, Ho, Wo) is laid out as (O, N*Ho*Wo) once per backward and shared.
+def _kmajor(c):
+    """(N, O, Ho, Wo) -> contiguous (O, N*Ho*Wo)."""
+    return _xp(c).ascontiguousarray(c.transpose(1, 0, 2, 3)).reshape(c.shape[1], -1)
+
+
+def _cols_times_weight(cols, w, groups, b=None):
+    """cols (C, kh, kw, N, Ho, Wo), w (O, Cg, kh, kw) -> y (N, O, Ho, Wo) = W @ cols (+ b), one GEMM per group."""
+    xp, (n, ho, wo), o = _xp(cols), cols.shape[3:], w.shape[0]
+    if groups == 1:
+        yt = w.reshape(o, -1) @ cols.reshape(-1, n * ho * wo)
+    else:
+        yt = w.reshape(groups, o // groups, -1) @ cols.reshape(groups, -1, n * ho * wo)
+    yt = yt.reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
+    y = xp.empty((n, o, ho, wo), dtype=yt.dtype)
+    if b is None:
+        y[...] = yt
+    else:  # the bias rides along with the transpose copy
+        xp.add(yt, b.reshape(1, o, 1, 1), out=y)
+    return y
+
+
+def _weight_t_times(ct, w, groups, col_shape, out=None):
+    """ct (O, N*Ho*Wo), w (O, Cg, kh, kw) -> cols (C, kh, kw, N, Ho, Wo) = W^T @ ct per group.
+
+    ``out``: a free buffer of that shape to write into (saves a large allocation and its page faults).
+    """
+    o, nl = ct.shape
+    if groups == 1:
+        a, b = w.reshape(o, -1).T, ct
+    else:
+        a, b = w.reshape(groups, o // groups, -1).transpose(0, 2, 1), ct.reshape(groups, o // groups, nl)
+    if out is None or out.shape != tuple(col_shape) or out.dtype != ct.dtype:
+        return (a @ b).reshape(col_shape)
+    _xp(ct).matmul(a, b, out=out.reshape(b.shape[:-2] + (a.shape[-2], nl)))
+    return out
+
+
+def _weight_grad(ct, cols, groups, wshape):
+    """ct (O, N*Ho*Wo), cols (C, kh, kw, N, Ho, Wo) -> ct @ cols^T per group, shaped like w.
+
+    Computed as (cols @ ct^T)^T: OpenBLAS splits the (Cg*kh*kw, Og) product with its long
+    N*Ho*Wo reduction well, while ct @ cols^T was measured up to 30x slower on a busy 2-core box.
+    """
+    o, nl = ct.shape
+    if groups == 1:
+        return (cols.reshape(-1, nl) @ ct.T).T.reshape(wshape)
+    gw = cols.reshape(groups, -1, nl) @ ct.reshape(groups, o // groups, nl).swapaxes(1, 2)
+    return gw.swapaxes(1, 2).reshape(wshape)
+
+
+# ---------------------------------------------------------------- the three primitives
+class _Conv(Function):
+    """y = conv(x, w) + b;  dx = conv_transpose(dy, w),  dw = conv_weight(x, dy),  db = sum_{n,h,w} dy."""
+
+    def __init__(self, geom: Geometry, groups: int, save_cols: bool = False):
+        self.geom, self.groups, self.save_cols = geom, groups, save_cols
+
+    def forward(self, x, w, b=None):
+        cols = im2col(x, self.geom)
+        y = _cols_times_weight(cols, w, self.groups, b)
+        if self.save_cols:  # reused by the weight gradient
+            self.cols = cols
+        else:
+            buffer_pool.give(cols)
+        return y
+
+    def backward(self, gy):
+        x, w = self.inputs[:2]
+        need = self.needs_input_grad
+        ct = _kmajor(gy.data) if need[0] or need[1] else None  # shared by both GEMMs below
+        cols = self.__dict__.pop("cols", None)  # a second backward (retain_graph) recomputes them
+        gw = _ConvW(self.geom, self.groups, w.shape, cols, ct)(x, gy) if need[1] else None
+        # the columns (never a view of x) are spent: W^T dy is written over them (_ConvT pools them)
+        gx = _ConvT(self.geom, self.groups, cols, ct)(gy, w) if need[0] else None
+        if cols is not None and not need[0]:
+            buffer_pool.give(cols)
+        if len(need) == 2:
+            return gx, gw
+        return gx, gw, (gy.sum((0, 2, 3)) if need[2] else None)
+
+
+class _ConvT(Function):
+    """x' = conv_transpose(c, w) + b (GEMM + col2im);  dc = conv(dx', w),  dw = conv_weight(dx', c),  db = sum dx'."""
+
+    def __init__(self, geom: Geometry, groups: int, workspace=None, ct=None):
+        self.geom, self.groups, self.workspace, self.ct = geom, groups, workspace, ct
+
+    def forward(self, c, w, b=None):
+        ct = self.ct if self.ct is not None else _kmajor(c)
+        col_shape = (w.shape[1] * self.groups,) + w.shape[2:] + (c.shape[0],) + c.shape[2:]
+        cols = _weight_t_times(ct, w, self.groups, col_shape, out=self.workspace)
+        self.workspace = self.ct = None
+        y = col2im(cols, self.geom)
+        buffer_pool.give(cols)
+        if b is not None:
+            y += b.reshape(1, -1, 1, 1)
+        return y
+
+    def backward(self, gy):
+        c, w = self.inputs[:2]
+        need = self.needs_input_grad
+        gc = gw = None
+        if need[1]:
+            conv = _Conv(self.geom, self.groups, save_cols=need[0])
+            gc = conv(gy, w) if need[0] else None
+            cols = conv.__dict__.pop("cols", None)
+            gw = _ConvW(self.geom, self.groups, w.shape, cols)(gy, c)
+            if cols is not None:
+                buffer_pool.give(cols)
+        elif need[0]:
+            gc = _Conv(self.geom, self.groups)(gy, w)
+        if len(need) == 2:
+            return gc, gw
+        return gc, gw, (gy.sum((0, 2, 3)) if need[2] else None)
+
+
+class _ConvW(Function):
+    """gw[o, c, i, j] = sum_{n, oh, ow} c[n, o, oh, ow] * x[n, c, r(oh, i), q(ow, j)];
+
+    dx = conv_transpose(c, dgw),  dc = conv(x, dgw).
+    """
+
+    def __init__(self, geom: Geometry, groups: int, wshape: tuple, cols=None, ct=None):
+        self.geom, self.groups, self.wshape, self.cols, self.ct = geom, groups, tuple(wshape), cols, ct
+
+    def forward(self, x, c):
+        own = self.cols is None
+        cols = im2col(x, self.geom) if own else self.cols
+        ct = self.ct if self.ct is not None else _kmajor(c)
+        self.cols = self.ct = None  # not needed by backward
+        gw = _weight_grad(ct, cols, self.groups, self.wshape)
+        if own:
+            buffer_pool.give(cols)
+        return gw
+
+    def backward(self, ggw):
+        x, c = self.inputs
+        need = self.needs_input_grad
+        gx = _ConvT(self.geom, self.groups)(c, ggw) if need[0] else None
+        gc = _Conv(self.geom, self.groups)(x, ggw) if need[1] else None
+        return gx, gc
+
+
+# ---------------------------------------------------------------- argument checks
+def _ntuple(value, n: int, name: str, op: str, minimum: int) -> tuple:
+    vals = (value,) * n if isinstance(value, numbers.Integral) else tuple(value)
+    if len(vals) != n or not all(isinstance(v, numbers.Integral) for v in vals):
+        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+    if any(v < minimum for v in vals):
+        what = "positive" if minimum == 1 else "non-negative"
+        raise ValueError(f"{op}: {name} must be {what}, got {value!r}")
+    return tuple(int(v) for v in vals)
+
+
+_LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)"}
+_WLAYOUT = {False: "(out_channels, in_channels/groups, {k})", True: "(in_channels, out_channels/groups, {k})"}
+
+
+def _check(op: str, nd: int, x, w, b, groups, transposed: bool):
+    for name, t in (("input", x), ("weight", w), ("bias", b)):
+        if t is not None and not isinstance(t, Tensor):
+            raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
+    if x.ndim != nd + 2:
+        raise ValueError(f"{op}: expected a {nd + 2}-D input {_LAYOUT[nd]}, got shape {x.shape}")
+    kdims = "kL" if nd == 1 else "kH, kW"
+    if w.ndim != nd + 2:
+        raise ValueError(f"{op}: expected a {nd + 2}-D weight {_WLAYOUT[transposed].format(k=kdims)}, "
+                         f"got shape {w.shape}")
+    if x.dtype.kind != "f" or x.dtype != w.dtype or (b is not None and b.dtype != x.dtype):
+        bd = f", bias {b.dtype}" if b is not None else ""
+        raise TypeError(f"{op}: input, weight and bias must share one floating dtype, got input {x.dtype}, "
+                        f"weight {w.dtype}{bd}")
+    if not isinstance(groups, numbers.Integral) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
+    c = x.shape[1]
+    if transposed:
+        if c != w.shape[0]:
+            raise ValueError(f"{op}: input has {c} channels (input shape {x.shape}) but weight of shape "
+                             f"{w.shape} expects in_channels = weight.shape[0] = {w.shape[0]}")
+        if c % groups:
+            raise ValueError(f"{op}: in_channels ({c}) must be divisible by groups={groups}")
+        out_channels = w.shape[1] * groups
+    else:
+        if c != w.shape[1] * groups:
+            raise ValueError(f"{op}: input has {c} channels (input shape {x.shape}) but weight of shape "
+                             f"{w.shape} with groups={groups} expects in_channels = {w.shape[1] * groups}")
+        if w.shape[0] % groups:
+            raise ValueError(f"{op}: out_channels ({w.shape[0]}, weight shape {w.shape}) must be divisible by "
+                             f"groups={groups}")
+        out_channels = w.shape[0]
+    if b is not None and b.shape != (out_channels,):
+        raise ValueError(f"{op}: bias must have shape ({out_channels},) (out_channels), got {b.shape}")
+
+
+def _conv_geometry(op, nd, x, w, stride, padding, dilation) -> Geometry:
+    size, kernel = x.shape[2:], w.shape[2:]
+    stride = _ntuple(stride, nd, "stride", op, 1)
+    dilation = _ntuple(dilation, nd, "dilation", op, 1)
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = (0,) * nd
+        elif padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride={stride})")
+            totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
+            begin = tuple(t // 2 for t in totals)  # the extra pad, if any, goes after (right/bottom), as torch
+            return _geometry2d(nd, size, size, kernel, stride, dilation, begin)
+        else:
+            raise ValueError(f"{op}: invalid padding string {padding!r}, should be one of 'valid', 'same'")
+    else:
+        padding = _ntuple(padding, nd, "padding", op, 0)
+    extent = [d * (k - 1) + 1 for d, k in zip(dilation, kernel)]
+    padded = [n + 2 * p for n, p in zip(size, padding)]
+    if any(e > p for e, p in zip(extent, padded)):
+        raise ValueError(f"{op}: kernel size {tuple(kernel)} (dilated extent {tuple(extent)}) is larger than the "
+                         f"padded input size {tuple(padded)} (input shape {x.shape}, padding {padding})")
+    out = tuple((p - e) // s + 1 for p, e, s in zip(padded, extent, stride))
+    return _geometry2d(nd, size, out, kernel, stride, dilation, padding)
+
+
+def _geometry2d(nd, img, col, kernel, stride, dilation, padding) -> Geometry:
+    if nd == 2:
+        return Geometry(img, col, kernel, stride, dilation, padding)
+    return Geometry((1,) + tuple(img), (1,) + tuple(col), (1,) + tuple(kernel), (1,) + tuple(stride),
+                    (1,) + tuple(dilation), (0,) + tuple(padding))
+
+
+def _to2d(t, nd):
+    return t if nd == 2 else t.reshape(t.shape[:2] + (1,) + t.shape[2:])
+
+
+def _from2d(t, nd):
+    return t if nd == 2 else t.reshape(t.shape[:2] + t.shape[3:])
+
+
+# ---------------------------------------------------------------- public API
+def _convnd(op, nd, input, weight, bias, stride, padding, dilation, groups):
+    _check(op, nd, input, weight, bias, groups, transposed=False)
+    geom = _conv_geometry(op, nd, input, weight, stride, padding, dilation)
+    save = is_grad_enabled() and weight.requires_grad
+    args = (_to2d(input, nd), _to2d(weight, nd)) + (() if bias is None else (bias,))
+    return _from2d(_Conv(geom, int(groups), save_cols=save)(*args), nd)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    """1-D convolution (cross-correlation) over (N, C, L) with weight (out_channels, C/groups, k).
+
+    Output length ``(L + 2p - d(k-1) - 1) // s + 1``; ``padding`` may be 'same' or 'valid'.
+    >>> conv1d(x, w, padding=1).shape    # x (8, 4, 50), w (16, 4, 3) -> (8, 16, 50)
+    """
+    return _convnd("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    """2-D convolution (cross-correlation) over (N, C, H, W) with weight (out_channels, C/groups, kH, kW).
+
+    y[n, o] = b[o] + sum_c w[o, c] (*) x[n, c]; gradients dx = conv_transpose2d(dy, w), dw = a conv of x with dy.
+    ``padding``: int, pair, 'valid' or 'same' (stride 1 only; an odd total pad puts the extra row/column
+    at the bottom/right, as torch). ``groups == in_channels`` gives a depthwise convolution.
+    >>> conv2d(x, w, b, padding=1).shape   # x (64, 1, 28, 28), w (32, 1, 3, 3) -> (64, 32, 28, 28)
+    """
+    return _convnd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transposend(op, nd, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    _check(op, nd, input, weight, bias, groups, transposed=True)
+    stride = _ntuple(stride, nd, "stride", op, 1)
+    dilation = _ntuple(dilation, nd, "dilation", op, 1)
+    if isinstance(padding, str):
+        raise ValueError(f"{op}: padding must be an int or a tuple of ints (no 'same'/'valid'), got {padding!r}")
+    padding = _ntuple(padding, nd, "padding", op, 0)
+    output_padding = _ntuple(output_padding, nd, "output_padding", op, 0)
+    for op_, s, d in zip(output_padding, stride, dilation):
+        if op_ >= s and op_ >= d:
+            raise ValueError(f"{op}: output_padding {output_padding} must be smaller than either stride {stride} "
+                             f"or dilation {dilation}")
+    size, kernel = input.shape[2:], weight.shape[2:]
+    out = tuple((n - 1) * s - 2 * p + d * (k - 1) + op_ + 1
+                for n, s, p, d, k, op_ in zip(size, stride, padding, dilation, kernel, output_padding))
+    if any(o < 1 for o in out):
+        raise ValueError(f"{op}: output size {out} is not positive (input shape {input.shape}, kernel "
+                         f"{tuple(kernel)}, stride {stride}, padding {padding}, dilation {dilation})")
+    geom = _geometry2d(nd, out, size, kernel, stride, dilation, padding)
+    args = (_to2d(input, nd), _to2d(weight, nd)) + (() if bias is None else (bias,))
+    return _from2d(_ConvT(geom, int(groups))(*args), nd)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1) -> Tensor:
+    """1-D transposed convolution over (N, C_in, L) with weight (C_in, out_channels/groups, k).
+
+    The adjoint of conv1d in its input; output length ``(L-1)s - 2p + d(k-1) + output_padding + 1``.
+    """
+    return _conv_transposend("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding,
+                             groups, dilation)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1) -> Tensor:
+    """2-D transposed convolution over (N, C_in, H, W) with weight (C_in, out_channels/groups, kH, kW).
+
+    The adjoint of conv2d in its input (GEMM W^T x, then col2im); output size
+    ``(H-1)s - 2p + d(k-1) + output_padding + 1``. dx = conv2d(dy, w), dw = a conv of dy with x.
+    >>> conv_transpose2d(x, w, stride=2, padding=1, output_padding=1)   # (N, 64, 7, 7) -> (N, 32, 14, 14)
+    """
+    return _conv_transposend("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding,
+                             groups, dilation)
