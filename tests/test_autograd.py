@@ -203,3 +203,34 @@ def test_gradcheck_helper_detects_a_wrong_gradient():
 
 def test_gradgradcheck_on_composite():
     gradgradcheck(lambda x: (x * x).exp() * x.sin(), rng().standard_normal((3,)))
+
+
+def test_gradient_penalty_on_an_mlp_matches_torch():
+    """WGAN-GP style: penalty = mean((||d critic(x) / dx||_2 - 1)^2), differentiated w.r.t. the weights."""
+    from helpers import torch
+
+    if torch is None:
+        pytest.skip("PyTorch is not installed")
+    from lamina import nn
+
+    r = rng(7)
+    x = r.standard_normal((5, 4))
+    w1, b1, w2, b2 = r.standard_normal((6, 4)), r.standard_normal(6), r.standard_normal((1, 6)), r.standard_normal(1)
+
+    def penalty(lib, F, x, params):
+        w1, b1, w2, b2 = params
+        out = F.linear(lib.tanh(F.linear(x, w1, b1)), w2, b2)
+        (g,) = lib.autograd.grad(out.sum(), x, create_graph=True) if lib is torch else lamina.grad(out.sum(), x, create_graph=True)
+        return ((g.norm(2, dim=1) - 1.0) ** 2).mean()
+
+    lp = [lamina.tensor(a, dtype=lamina.float64, requires_grad=True) for a in (w1, b1, w2, b2)]
+    lx = lamina.tensor(x, dtype=lamina.float64, requires_grad=True)
+    lpen = penalty(lamina, nn.functional, lx, lp)
+    lgrads = lamina.grad(lpen, lp[:3])  # b2 does not reach d critic / dx
+    tp = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (w1, b1, w2, b2)]
+    tx = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    tpen = penalty(torch, torch.nn.functional, tx, tp)
+    tgrads = torch.autograd.grad(tpen, tp[:3])
+    np.testing.assert_allclose(lpen.item(), tpen.item(), rtol=1e-10)
+    for a, b in zip(lgrads, tgrads):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-8, atol=1e-10)

@@ -16,7 +16,10 @@ from ..autograd import Function
 from ..ops import elementwise as E
 from ..ops.linalg import matmul
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401
+from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
 from ..ops.index import one_hot  # noqa: F401
+from ..ops.pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: F401
+                        adaptive_max_pool2d, avg_pool1d, avg_pool2d, interpolate, max_pool1d, max_pool2d)
 from ..ops.norm import batch_norm, dropout1d, dropout2d, dropout3d, group_norm, instance_norm, layer_norm  # noqa: F401
 from ..ops.shape import pad  # noqa: F401
 from ..tensor import Tensor
