@@ -27,6 +27,7 @@ from .ops.special import erf
 from .tensor import Tensor
 
 from . import data, io, metrics, nn, optim  # noqa: E402  (the layers above the engine)
+from . import models  # noqa: E402
 from .io import load, save  # noqa: E402
 from .summary import summary  # noqa: E402
 

@@ -12,6 +12,10 @@ from .layers import (ELU, GELU, SELU, Dropout, Flatten, Hardtanh, Identity, Leak
 from .losses import (BCELoss, BCEWithLogitsLoss, CosineSimilarity, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
                      MSELoss, NLLLoss, SmoothL1Loss)
 from .layers.attention import MultiheadAttention
+from .layers.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from .layers.pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d,
+                             AvgPool2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d, Upsample, UpsamplingBilinear2d,
+                             UpsamplingNearest2d)
 from .layers.embedding import Embedding
 from .layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .layers.normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, Dropout1d, Dropout2d, Dropout3d, GroupNorm,
@@ -34,5 +38,8 @@ __all__ = [
     "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LayerNorm", "LearnedPositionalEmbedding",
     "SinusoidalPositionalEncoding", "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
     "TransformerEncoder", "TransformerEncoderLayer", "generate_square_subsequent_mask",
+    "Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AvgPool1d", "AvgPool2d", "GlobalAvgPool2d", "MaxPool1d", "MaxPool2d",
+    "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d",
     "Embedding", "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
 ]

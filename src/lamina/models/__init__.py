@@ -1,0 +1,19 @@
+"""lamina.models: the model zoo, each model a Module with ``from_config`` and a registered name.
+
+    from lamina.models import create_model, resnet20
+    model = create_model("resnet8", num_classes=10)       # or resnet20(), ResNet(depth=32), ...
+    list_models()          # ['lenet', 'lenet5', 'mlp', 'resnet', 'resnet110', 'resnet20', ..., 'vgg']
+
+MLP (any widths), LeNet5 (32x32, 28x28 and 8x8 inputs), CIFAR ResNets (depth 6n + 2), VGG (a cfg list).
+"""
+from .bert import BaseModelOutputWithPooling, BertConfig, BertModel, bert_key_map
+from .lenet import LeNet5
+from .mlp import MLP
+from .registry import (Configurable, build_from_config, create_model, describe_models, get_model_class, list_models,
+                       model_config, register_model)
+from .resnet import BasicBlock, ResNet, resnet8, resnet20, resnet32, resnet44, resnet56, resnet110
+from .vgg import VGG, VGG_CFGS
+
+__all__ = ["BaseModelOutputWithPooling", "BertConfig", "BertModel", "bert_key_map", "BasicBlock", "Configurable", "LeNet5", "MLP", "ResNet", "VGG", "VGG_CFGS", "build_from_config",
+           "create_model", "describe_models", "get_model_class", "list_models", "model_config", "register_model",
+           "resnet8", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110"]
