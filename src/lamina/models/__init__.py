@@ -7,6 +7,8 @@
 MLP (any widths), LeNet5 (32x32, 28x28 and 8x8 inputs), CIFAR ResNets (depth 6n + 2), VGG (a cfg list).
 """
 from .bert import BaseModelOutputWithPooling, BertConfig, BertModel, bert_key_map
+from .gpt import GPT, GPTConfig, KVCache, build_gpt, sample_logits  # importing it registers "gpt"
+from .gpt_data import CharDataset, CharTokenizer, RandomWindowSampler, default_text
 from .lenet import LeNet5
 from .mlp import MLP
 from .registry import (Configurable, build_from_config, create_model, describe_models, get_model_class, list_models,
@@ -14,6 +16,7 @@ from .registry import (Configurable, build_from_config, create_model, describe_m
 from .resnet import BasicBlock, ResNet, resnet8, resnet20, resnet32, resnet44, resnet56, resnet110
 from .vgg import VGG, VGG_CFGS
 
-__all__ = ["BaseModelOutputWithPooling", "BertConfig", "BertModel", "bert_key_map", "BasicBlock", "Configurable", "LeNet5", "MLP", "ResNet", "VGG", "VGG_CFGS", "build_from_config",
+__all__ = ["GPT", "GPTConfig", "KVCache", "build_gpt", "sample_logits", "CharDataset", "CharTokenizer",
+           "RandomWindowSampler", "default_text", "BaseModelOutputWithPooling", "BertConfig", "BertModel", "bert_key_map", "BasicBlock", "Configurable", "LeNet5", "MLP", "ResNet", "VGG", "VGG_CFGS", "build_from_config",
            "create_model", "describe_models", "get_model_class", "list_models", "model_config", "register_model",
            "resnet8", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110"]
