@@ -17,3 +17,17 @@ def _seed_and_dtype():
     lamina.manual_seed(0)
     lamina.set_default_dtype(lamina.float32)
     yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """torch's thread pool spins on a busy 2-core machine; the tiny oracle runs need one thread."""
+    try:
+        import torch
+    except Exception:  # torch is optional: parity tests skip without it
+        yield
+        return
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(prev)
