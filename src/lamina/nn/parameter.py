@@ -27,17 +27,7 @@ class Parameter(Tensor):
             data = np.empty((0,), dtype=backend.get_default_dtype())
         if isinstance(data, Tensor):
             data = data.data
-        elif not hasattr(data, "dtype"):
-            data = Tensor(data).data
-        self.data = data
-        self.grad = None
-        self._requires_grad = False
-        self._ctx = None
-        self._out_idx = 0
-        self._hooks = None
-        self._version = 0
-        if requires_grad:
-            self.requires_grad = True
+        super().__init__(data, requires_grad=requires_grad)  # an array is kept, not copied
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()

@@ -15,7 +15,7 @@ import numpy as np
 
 from ...io.atomic import atomic_write
 from ...tensor import Tensor
-from ..dataset import TensorDataset
+from .labelled import LabelledImages
 from ..download import DownloadError, download
 
 __all__ = ["CIFAR10", "SOURCE"]
@@ -43,7 +43,7 @@ def read_cifar_batch(path) -> tuple:
     return records[:, 1:].reshape(-1, 3, 32, 32), labels
 
 
-class CIFAR10(TensorDataset):
+class CIFAR10(LabelledImages):
     """CIFAR-10 as a TensorDataset: ``tensors = (images, labels)``.
 
     Images (N, 3, 32, 32) float32 in [0, 1] (``x / 255``), or uint8 with ``as_uint8=True``;
@@ -138,26 +138,5 @@ class CIFAR10(TensorDataset):
             raise DownloadError(f"CIFAR10: {archive} lacks {', '.join(missing)}; is it cifar-10-binary.tar.gz?")
 
     # -------------------------------------------------------------- samples
-    @property
-    def data(self) -> Tensor:
-        return self.tensors[0]
-
-    @property
-    def targets(self) -> Tensor:
-        return self.tensors[1]
-
-    def _transformed(self, x, y):
-        if self.transform is not None:
-            x = self.transform(x)
-        if self.target_transform is not None:
-            y = self.target_transform(y)
-        return x, y
-
-    def __getitem__(self, index):
-        return self._transformed(*super().__getitem__(index))
-
-    def get_batch(self, indices) -> list:
-        return list(self._transformed(*super().get_batch(indices)))
-
     def __repr__(self):
         return f"CIFAR10({'train' if self.train else 'test'}, {len(self)} images, root={self.root!r})"

@@ -18,7 +18,7 @@ import numpy as np
 
 from ...io.atomic import atomic_write
 from ...tensor import Tensor
-from ..dataset import TensorDataset
+from .labelled import LabelledImages
 from ..download import DownloadError, check_file, download
 
 __all__ = ["MNIST", "FashionMNIST", "SOURCES", "read_idx", "write_idx"]
@@ -128,7 +128,7 @@ def _checksum_kw(entry) -> dict:
     return {algo: digest}
 
 
-class MNIST(TensorDataset):
+class MNIST(LabelledImages):
     """MNIST (or Fashion-MNIST with ``kind='fashion'``) from its IDX files, as a TensorDataset.
 
     ``tensors = (images, labels)``: images (N, 1, 28, 28) float32 in [0, 1] (``x / 255``), or
@@ -210,27 +210,6 @@ class MNIST(TensorDataset):
                              f"only {len(self.classes)} classes")
 
     # -------------------------------------------------------------- samples
-    @property
-    def data(self) -> Tensor:
-        return self.tensors[0]
-
-    @property
-    def targets(self) -> Tensor:
-        return self.tensors[1]
-
-    def _transformed(self, x, y):
-        if self.transform is not None:
-            x = self.transform(x)
-        if self.target_transform is not None:
-            y = self.target_transform(y)
-        return x, y
-
-    def __getitem__(self, index):
-        return self._transformed(*super().__getitem__(index))
-
-    def get_batch(self, indices) -> list:
-        return list(self._transformed(*super().get_batch(indices)))
-
     def __repr__(self):
         split = "train" if self.train else "test"
         shape = tuple(self.data.shape[1:])
