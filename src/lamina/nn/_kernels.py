@@ -42,13 +42,45 @@ def _erf32_source():
     return erf32
 
 
+def _gauss32_source():
+    """exp(-x²/2) for float32 x with no libm call (so the loop vectorizes; Numba's scalar exp
+    made the GELU backward 7× slower than its forward). In float64: t = -x²/128 on [-0.63, 0]
+    (x clamped to |x| ≤ 9, where the value is 2.6e-18), a degree-10 Taylor polynomial of e^t
+    (relative error < 2e-10), then squared six times: e^(64 t) = e^(-x²/2), relative error < 1e-8,
+    below float32 rounding."""
+    from numba import njit
+
+    @njit(inline="always", fastmath=True)
+    def gauss32(x):  # pragma: no cover - compiled
+        xd = min(abs(np.float64(x)), 9.0)
+        t = xd * xd * (-1.0 / 128.0)
+        p = 1.0 + t * (1.0 + t * (1.0 / 2 + t * (1.0 / 6 + t * (1.0 / 24 + t * (1.0 / 120 + t * (
+            1.0 / 720 + t * (1.0 / 5040 + t * (1.0 / 40320 + t * (1.0 / 362880 + t * (1.0 / 3628800))))))))))
+        p = p * p
+        p = p * p
+        p = p * p
+        p = p * p
+        p = p * p
+        p = p * p
+        return np.float32(p)
+
+    return gauss32
+
+
 def _build(name: str, dt: str):
     from numba import vectorize
 
     T = np.dtype(dt).type
     half, one = T(0.5), T(1.0)
     sqrt_half, inv_sqrt_2pi = T(1.0 / math.sqrt(2.0)), T(1.0 / math.sqrt(2.0 * math.pi))
-    erf = _erf32_source() if dt == "float32" else math.erf  # float64 keeps libm's exact erf
+    erf = _erf32_source() if dt == "float32" else math.erf  # float64 keeps libm's exact erf and exp
+    if dt == "float32":
+        gauss = _gauss32_source()
+    else:
+        def gauss(x):  # pragma: no cover - compiled
+            return math.exp(-half * x * x)
+        from numba import njit
+        gauss = njit(inline="always")(gauss)
     if name == "gelu":
         @vectorize([f"{dt}({dt})"], cache=True)
         def k(x):  # pragma: no cover - compiled
@@ -57,7 +89,7 @@ def _build(name: str, dt: str):
         @vectorize([f"{dt}({dt}, {dt})"], cache=True)
         def k(x, g):  # pragma: no cover - compiled
             cdf = half * (one + erf(x * sqrt_half))
-            return g * (cdf + x * math.exp(-half * x * x) * inv_sqrt_2pi)
+            return g * (cdf + x * gauss(x) * inv_sqrt_2pi)
     else:  # pragma: no cover
         raise KeyError(name)
     return k

@@ -35,6 +35,7 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from .broadcast import _sum_axes, sum_to
 from .elementwise import mask_mul
+from ._blas import batched_matmul
 from .linalg import matmul
 
 _NEG_INF = float("-inf")
@@ -109,7 +110,7 @@ class Attention(Function):
         L, S = q.shape[-2], k.shape[-2]
         qs = q * q.dtype.type(self.scale)
         kern = _kernels(q)
-        s = xp.matmul(qs, xp.swapaxes(k, -1, -2))
+        s = batched_matmul(qs, xp.swapaxes(k, -1, -2))
         if bias is not None:
             if np.broadcast_shapes(s.shape, bias.shape) == s.shape:
                 s += bias
@@ -133,7 +134,7 @@ class Attention(Function):
             self.drop = _dropout_mask(p.shape, p.dtype, self.dropout_p, self.generator, q)
             pd = p * self.drop
         self.pd = pd
-        out = xp.matmul(pd, v)
+        out = batched_matmul(pd, v)
         return (out, pd) if self.return_weights else out
 
     def backward(self, gy, gw=None):
@@ -142,10 +143,10 @@ class Attention(Function):
         q, k, v = self.inputs[:3]
         need = self.needs_input_grad
         xp, g = q.xp, gy.data
-        dv = _sum_to_array(xp.matmul(xp.swapaxes(self.pd, -1, -2), g), v.shape) if need[2] else None
+        dv = _sum_to_array(batched_matmul(xp.swapaxes(self.pd, -1, -2), g), v.shape) if need[2] else None
         dq = dk = dbias = None
         if need[0] or need[1] or (self.has_bias and need[3]):
-            dp = xp.matmul(g, xp.swapaxes(v.data, -1, -2))
+            dp = batched_matmul(g, xp.swapaxes(v.data, -1, -2))
             if gw is not None:
                 dp += gw.data
             if self.drop is not None:
@@ -162,11 +163,11 @@ class Attention(Function):
                 dp -= p * r                           # ds = p * (dp - sum(dp * p))
             ds = dp
             if need[0]:
-                dq = xp.matmul(ds, k.data)
+                dq = batched_matmul(ds, k.data)
                 dq *= dq.dtype.type(self.scale)
                 dq = _sum_to_array(dq, q.shape)
             if need[1]:
-                dk = _sum_to_array(xp.matmul(xp.swapaxes(ds, -1, -2), self.qs), k.shape)
+                dk = _sum_to_array(batched_matmul(xp.swapaxes(ds, -1, -2), self.qs), k.shape)
             if self.has_bias and need[3]:
                 dbias = _sum_to_array(ds, self.inputs[3].shape)
         grads = tuple(None if a is None else Tensor._wrap(a) for a in (dq, dk, dv))
