@@ -63,3 +63,51 @@ def test_large_products_and_non_numpy_fall_through():
     np.testing.assert_array_equal(batched_matmul(np.ones((3, 4)), np.ones((4, 2))), np.full((3, 2), 4.0))
     with pytest.raises(ValueError):
         batched_matmul(np.ones((2, 3, 4)), np.ones((2, 5, 4)))     # shape errors are numpy's own
+
+
+# ---------------------------------------------------------------- conv runs its batch in parts
+import lamina  # noqa: E402
+from lamina.nn import functional as F  # noqa: E402
+
+from helpers import gradcheck, gradgradcheck  # noqa: E402
+
+CONV_CASES = [dict(stride=1, padding=1), dict(stride=2, padding=0, dilation=2), dict(stride=1, padding=1, groups=2)]
+
+
+def _conv_grads(x, w, b, kw, transpose=False):
+    xt, wt, bt = (lamina.tensor(a, requires_grad=True) for a in (x, w, b))
+    op = F.conv_transpose2d if transpose else F.conv2d
+    y = op(xt, wt, bt, **kw)
+    (y * lamina.tensor(np.cos(np.arange(y.numel())).reshape(y.shape).astype(x.dtype))).sum().backward()
+    return y.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+
+@pytest.mark.parametrize("kw", CONV_CASES)
+@pytest.mark.parametrize("transpose", [False, True])
+def test_conv_in_parts_matches_one_part(two_blas_threads, monkeypatch, kw, transpose):
+    """Forward and every gradient are the same whether the batch runs as one part or several."""
+    r = np.random.default_rng(2)
+    x = r.standard_normal((5, 4, 9, 9))
+    w = r.standard_normal((4, 2, 3, 3)) if transpose and kw.get("groups") else r.standard_normal(
+        (4, 4 // kw.get("groups", 1), 3, 3))
+    b = r.standard_normal(w.shape[1] * kw.get("groups", 1) if transpose else w.shape[0])
+    if transpose:
+        kw = {k: v for k, v in kw.items() if k != "dilation"}
+    monkeypatch.setattr(_blas, "SPLIT_MIN_MACS", 0)
+    calls = []
+    real_split = _blas.split
+    monkeypatch.setattr(_blas, "split", lambda *a, **k: calls.append(real_split(*a, **k)) or calls[-1])
+    split_run = _conv_grads(x, w, b, kw, transpose)
+    assert calls and all(len(p) == 2 for p in calls)  # forward and backward ran in two parts
+    monkeypatch.setattr(_blas, "split", lambda n, macs, min_macs=None: [(0, n)])
+    one_part = _conv_grads(x, w, b, kw, transpose)
+    for got, ref in zip(split_run, one_part):
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+
+
+def test_conv_in_parts_gradgradcheck(two_blas_threads, monkeypatch):
+    monkeypatch.setattr(_blas, "SPLIT_MIN_MACS", 0)
+    r = np.random.default_rng(3)
+    x, w = r.standard_normal((3, 2, 5, 5)), r.standard_normal((3, 2, 3, 3))
+    gradcheck(lambda a, b: F.conv2d(a, b, padding=1), x, w)
+    gradgradcheck(lambda a, b: F.conv2d(a, b, padding=1), x, w)

@@ -163,19 +163,27 @@ def im2col(x, g: Geometry):
     return cols
 
 
-def col2im(cols, g: Geometry):
-    """(C, kh, kw, N, Ho, Wo) -> a new (N, C, H, W), summing every window's contribution to each pixel."""
+def col2im(cols, g: Geometry, out=None):
+    """(C, kh, kw, N, Ho, Wo) -> (N, C, H, W), summing every window's contribution to each pixel.
+
+    Written into ``out`` (an (N, C, H, W) array, e.g. one batch part of a larger result) when given.
+    """
     xp = array_module(cols)
     c, kh, kw, n = cols.shape[:4]
+    (h, w) = g.img
+    if out is None:
+        out = xp.empty((n, c, h, w), dtype=cols.dtype)
     if _trivial(g):
-        return cols.reshape((c, n) + g.img).transpose(1, 0, 2, 3).copy()
+        out[...] = cols.reshape((c, n) + g.img).transpose(1, 0, 2, 3)
+        return out
     # accumulate in the columns' own (C, N, ...) layout (aligned adds), transpose once at the end
     buf = xp.zeros((c, n) + g.extent, dtype=cols.dtype)
     for k, (si, sj) in enumerate(g.offset_slices()):
         buf[:, :, si, sj] += cols[:, k // kw, k % kw]
-    (hp, wp), (ph, pw), (h, w) = g.extent, g.padding, g.img
+    (hp, wp), (ph, pw) = g.extent, g.padding
     rh, rw = max(0, min(h, hp - ph)), max(0, min(w, wp - pw))
-    out = (xp.empty if (rh, rw) == (h, w) else xp.zeros)((n, c, h, w), dtype=cols.dtype)
+    if (rh, rw) != (h, w):
+        out[...] = 0
     out[:, :, :rh, :rw] = buf[:, :, ph:ph + rh, pw:pw + rw].transpose(1, 0, 2, 3)
     return out
 

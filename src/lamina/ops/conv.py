@@ -25,8 +25,12 @@ image side. 1-D ops run the 2-D code on (N, C, 1, L).
 """
 from __future__ import annotations
 
+import math
 import numbers
 
+import numpy as np
+
+from . import _blas
 from ..autograd import Function, is_grad_enabled
 from ..backend import array_module as _xp
 from ..tensor import Tensor
@@ -35,31 +39,29 @@ from ._im2col import pool as buffer_pool
 
 
 # ---------------------------------------------------------------- GEMM layouts
-# Columns are K-major, (C*kh*kw, N*Ho*Wo) (see _im2col.py), and so are the col-side tensors fed
-# to the GEMMs: c (N, O, Ho, Wo) is laid out as (O, N*Ho*Wo) once per backward and shared.
+# Columns are K-major, (C*kh*kw, n*Ho*Wo) (see _im2col.py), and so are the col-side tensors fed
+# to the GEMMs: c (n, O, Ho, Wo) is laid out as (O, n*Ho*Wo).
 def _kmajor(c):
-    """(N, O, Ho, Wo) -> contiguous (O, N*Ho*Wo)."""
+    """(n, O, Ho, Wo) -> contiguous (O, n*Ho*Wo)."""
     return _xp(c).ascontiguousarray(c.transpose(1, 0, 2, 3)).reshape(c.shape[1], -1)
 
 
-def _cols_times_weight(cols, w, groups, b=None):
-    """cols (C, kh, kw, N, Ho, Wo), w (O, Cg, kh, kw) -> y (N, O, Ho, Wo) = W @ cols (+ b), one GEMM per group."""
+def _cols_times_weight(cols, w, groups, b, out):
+    """out (n, O, Ho, Wo) = W @ cols (+ b) for cols (C, kh, kw, n, Ho, Wo), w (O, Cg, kh, kw); one GEMM per group."""
     xp, (n, ho, wo), o = _xp(cols), cols.shape[3:], w.shape[0]
     if groups == 1:
         yt = w.reshape(o, -1) @ cols.reshape(-1, n * ho * wo)
     else:
         yt = w.reshape(groups, o // groups, -1) @ cols.reshape(groups, -1, n * ho * wo)
     yt = yt.reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
-    y = xp.empty((n, o, ho, wo), dtype=yt.dtype)
     if b is None:
-        y[...] = yt
+        out[...] = yt
     else:  # the bias rides along with the transpose copy
-        xp.add(yt, b.reshape(1, o, 1, 1), out=y)
-    return y
+        xp.add(yt, b.reshape(1, o, 1, 1), out=out)
 
 
 def _weight_t_times(ct, w, groups, col_shape, out=None):
-    """ct (O, N*Ho*Wo), w (O, Cg, kh, kw) -> cols (C, kh, kw, N, Ho, Wo) = W^T @ ct per group.
+    """ct (O, n*Ho*Wo), w (O, Cg, kh, kw) -> cols (C, kh, kw, n, Ho, Wo) = W^T @ ct per group.
 
     ``out``: a free buffer of that shape to write into (saves a large allocation and its page faults).
     """
@@ -75,16 +77,57 @@ def _weight_t_times(ct, w, groups, col_shape, out=None):
 
 
 def _weight_grad(ct, cols, groups, wshape):
-    """ct (O, N*Ho*Wo), cols (C, kh, kw, N, Ho, Wo) -> ct @ cols^T per group, shaped like w.
+    """ct (O, n*Ho*Wo), cols (C, kh, kw, n, Ho, Wo) -> ct @ cols^T per group, shaped like w.
 
     Computed as (cols @ ct^T)^T: OpenBLAS splits the (Cg*kh*kw, Og) product with its long
-    N*Ho*Wo reduction well, while ct @ cols^T was measured up to 30x slower on a busy 2-core box.
+    n*Ho*Wo reduction well, while ct @ cols^T was measured up to 30x slower on a busy 2-core box.
     """
     o, nl = ct.shape
     if groups == 1:
         return (cols.reshape(-1, nl) @ ct.T).T.reshape(wshape)
     gw = cols.reshape(groups, -1, nl) @ ct.reshape(groups, o // groups, nl).swapaxes(1, 2)
     return gw.swapaxes(1, 2).reshape(wshape)
+
+
+# ---------------------------------------------------------------- batch parts
+# Each primitive runs its batch in contiguous parts, one per BLAS thread, side by side with BLAS on
+# one thread (see _blas.py): im2col, GEMM and col2im of one part stay on one core. The columns of
+# the forward pass are kept per part, as ``(parts, [cols, ...])``, for the weight gradient.
+def _split(x, geom: Geometry, wshape) -> list:
+    """Batch parts for a product with the weight shape (O, Cg, kh, kw) over the windows of ``geom``."""
+    n = x.shape[0]
+    if not isinstance(x, np.ndarray):
+        return [(0, n)]
+    macs = n * math.prod(wshape) * math.prod(geom.col)
+    return _blas.split(n, macs)
+
+
+def _give_all(saved) -> None:
+    if saved is not None:
+        for cols in saved[1]:
+            buffer_pool.give(cols)
+
+
+def _flipped_geometry(geom: Geometry):
+    """For a stride-1 geometry, the windows of the transposed product seen as a plain convolution:
+
+        x'[n, c, h, w] = sum_{o, i, j} c[n, o, h + p - i*d, w + p - j*d] w[o, c, i, j]
+
+    is a correlation of c with the kernel flipped (i -> kh-1-i), padding d(k-1) - p, stride 1.
+    None when the geometry is strided or padded beyond d(k-1) (then GEMM + col2im is used)."""
+    if geom.stride != (1, 1):
+        return None
+    pads = tuple(d * (k - 1) - p for d, k, p in zip(geom.dilation, geom.kernel, geom.padding))
+    if min(pads) < 0:
+        return None
+    return Geometry(geom.col, geom.img, geom.kernel, (1, 1), geom.dilation, pads)
+
+
+def _flip_weight(w, groups: int):
+    """w (O, Cg, kh, kw) -> w' (C, Og, kh, kw): w'[(g, cg), og, i, j] = w[(g, og), cg, kh-1-i, kw-1-j]."""
+    o, cg, kh, kw = w.shape
+    wg = w.reshape(groups, o // groups, cg, kh, kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+    return _xp(w).ascontiguousarray(wg).reshape(groups * cg, o // groups, kh, kw)
 
 
 # ---------------------------------------------------------------- the three primitives
@@ -95,42 +138,73 @@ class _Conv(Function):
         self.geom, self.groups, self.save_cols = geom, groups, save_cols
 
     def forward(self, x, w, b=None):
-        cols = im2col(x, self.geom)
-        y = _cols_times_weight(cols, w, self.groups, b)
-        if self.save_cols:  # reused by the weight gradient
-            self.cols = cols
-        else:
-            buffer_pool.give(cols)
+        geom, groups = self.geom, self.groups
+        y = _xp(x).empty((x.shape[0], w.shape[0]) + geom.col, dtype=x.dtype)
+        parts = _split(x, geom, w.shape)
+        cols = [None] * len(parts)
+
+        def part(i, lo, hi):
+            c = im2col(x[lo:hi], geom)
+            _cols_times_weight(c, w, groups, b, out=y[lo:hi])
+            if self.save_cols:  # reused by the weight gradient
+                cols[i] = c
+            else:
+                buffer_pool.give(c)
+
+        _blas.run(parts, part)
+        if self.save_cols:
+            self.cols = (parts, cols)
         return y
 
     def backward(self, gy):
         x, w = self.inputs[:2]
         need = self.needs_input_grad
-        ct = _kmajor(gy.data) if need[0] or need[1] else None  # shared by both GEMMs below
-        cols = self.__dict__.pop("cols", None)  # a second backward (retain_graph) recomputes them
-        gw = _ConvW(self.geom, self.groups, w.shape, cols, ct)(x, gy) if need[1] else None
-        # the columns (never a view of x) are spent: W^T dy is written over them (_ConvT pools them)
-        gx = _ConvT(self.geom, self.groups, cols, ct)(gy, w) if need[0] else None
-        if cols is not None and not need[0]:
-            buffer_pool.give(cols)
+        saved = self.__dict__.pop("cols", None)  # a second backward (retain_graph) recomputes them
+        gw = _ConvW(self.geom, self.groups, w.shape, saved)(x, gy) if need[1] else None
+        if need[0]:  # the columns (never a view of x) are spent: W^T dy is written over them
+            gx = _ConvT(self.geom, self.groups, saved)(gy, w)
+        else:
+            gx = None
+            _give_all(saved)
         if len(need) == 2:
             return gx, gw
         return gx, gw, (gy.sum((0, 2, 3)) if need[2] else None)
 
 
 class _ConvT(Function):
-    """x' = conv_transpose(c, w) + b (GEMM + col2im);  dc = conv(dx', w),  dw = conv_weight(dx', c),  db = sum dx'."""
+    """x' = conv_transpose(c, w) + b (GEMM + col2im);  dc = conv(dx', w),  dw = conv_weight(dx', c),  db = sum dx'.
 
-    def __init__(self, geom: Geometry, groups: int, workspace=None, ct=None):
-        self.geom, self.groups, self.workspace, self.ct = geom, groups, workspace, ct
+    ``workspace``: spent forward columns ``(parts, [cols, ...])`` to write W^T c into.
+    """
+
+    def __init__(self, geom: Geometry, groups: int, workspace=None):
+        self.geom, self.groups, self.workspace = geom, groups, workspace
 
     def forward(self, c, w, b=None):
-        ct = self.ct if self.ct is not None else _kmajor(c)
-        col_shape = (w.shape[1] * self.groups,) + w.shape[2:] + (c.shape[0],) + c.shape[2:]
-        cols = _weight_t_times(ct, w, self.groups, col_shape, out=self.workspace)
-        self.workspace = self.ct = None
-        y = col2im(cols, self.geom)
-        buffer_pool.give(cols)
+        geom, groups = self.geom, self.groups
+        n, cin = c.shape[0], w.shape[1] * groups
+        parts, spare = self.workspace if self.workspace is not None else (_split(c, geom, w.shape), None)
+        self.workspace = None
+        y = _xp(c).empty((n, cin) + geom.img, dtype=c.dtype)
+        flipped = _flipped_geometry(geom)
+        if flipped is not None:  # stride 1: a correlation of c with the flipped kernel (im2col beats col2im)
+            for cols in spare or ():
+                buffer_pool.give(cols)  # same size as c's columns when in = out channels: reused at once
+            wf = _flip_weight(w, groups)
+
+            def part(i, lo, hi):
+                cols = im2col(c[lo:hi], flipped)
+                _cols_times_weight(cols, wf, groups, None, out=y[lo:hi])
+                buffer_pool.give(cols)
+        else:
+            def part(i, lo, hi):
+                col_shape = (cin,) + w.shape[2:] + (hi - lo,) + c.shape[2:]
+                cols = _weight_t_times(_kmajor(c[lo:hi]), w, groups, col_shape,
+                                       out=None if spare is None else spare[i])
+                col2im(cols, geom, out=y[lo:hi])
+                buffer_pool.give(cols)
+
+        _blas.run(parts, part)
         if b is not None:
             y += b.reshape(1, -1, 1, 1)
         return y
@@ -140,12 +214,11 @@ class _ConvT(Function):
         need = self.needs_input_grad
         gc = gw = None
         if need[1]:
-            conv = _Conv(self.geom, self.groups, save_cols=need[0])
+            conv = _Conv(self.geom, self.groups, save_cols=True)
             gc = conv(gy, w) if need[0] else None
-            cols = conv.__dict__.pop("cols", None)
-            gw = _ConvW(self.geom, self.groups, w.shape, cols)(gy, c)
-            if cols is not None:
-                buffer_pool.give(cols)
+            saved = conv.__dict__.pop("cols", None)
+            gw = _ConvW(self.geom, self.groups, w.shape, saved)(gy, c)
+            _give_all(saved)
         elif need[0]:
             gc = _Conv(self.geom, self.groups)(gy, w)
         if len(need) == 2:
@@ -156,20 +229,30 @@ class _ConvT(Function):
 class _ConvW(Function):
     """gw[o, c, i, j] = sum_{n, oh, ow} c[n, o, oh, ow] * x[n, c, r(oh, i), q(ow, j)];
 
-    dx = conv_transpose(c, dgw),  dc = conv(x, dgw).
+    dx = conv_transpose(c, dgw),  dc = conv(x, dgw).  ``saved``: the forward's ``(parts, [cols, ...])``
+    of x, kept (not freed) for the input gradient that follows.
     """
 
-    def __init__(self, geom: Geometry, groups: int, wshape: tuple, cols=None, ct=None):
-        self.geom, self.groups, self.wshape, self.cols, self.ct = geom, groups, tuple(wshape), cols, ct
+    def __init__(self, geom: Geometry, groups: int, wshape: tuple, saved=None):
+        self.geom, self.groups, self.wshape, self.saved = geom, groups, tuple(wshape), saved
 
     def forward(self, x, c):
-        own = self.cols is None
-        cols = im2col(x, self.geom) if own else self.cols
-        ct = self.ct if self.ct is not None else _kmajor(c)
-        self.cols = self.ct = None  # not needed by backward
-        gw = _weight_grad(ct, cols, self.groups, self.wshape)
-        if own:
-            buffer_pool.give(cols)
+        geom, groups, wshape = self.geom, self.groups, self.wshape
+        own = self.saved is None
+        parts, cols = (_split(x, geom, wshape), None) if own else self.saved
+        self.saved = None  # not needed by backward
+        gws = [None] * len(parts)
+
+        def part(i, lo, hi):
+            xc = im2col(x[lo:hi], geom) if own else cols[i]
+            gws[i] = _weight_grad(_kmajor(c[lo:hi]), xc, groups, wshape)
+            if own:
+                buffer_pool.give(xc)
+
+        _blas.run(parts, part)
+        gw = gws[0]
+        for g in gws[1:]:  # a fixed order: the same bits for the same thread count
+            gw = gw + g
         return gw
 
     def backward(self, ggw):
