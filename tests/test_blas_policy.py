@@ -111,3 +111,30 @@ def test_conv_in_parts_gradgradcheck(two_blas_threads, monkeypatch):
     x, w = r.standard_normal((3, 2, 5, 5)), r.standard_normal((3, 2, 3, 3))
     gradcheck(lambda a, b: F.conv2d(a, b, padding=1), x, w)
     gradgradcheck(lambda a, b: F.conv2d(a, b, padding=1), x, w)
+
+
+# ---------------------------------------------------------------- recurrent layers run their batch rows in parts
+def _rnn_run(cls, x, lengths, seed=0):
+    lamina.manual_seed(seed)
+    layer = cls(6, 5, num_layers=2, bidirectional=True)
+    xt = lamina.tensor(x, requires_grad=True)
+    out, _ = layer(xt, lengths=None if lengths is None else lamina.tensor(lengths))
+    (out * lamina.tensor(np.sin(np.arange(out.numel())).reshape(out.shape).astype(x.dtype))).sum().backward()
+    return [out.detach().numpy(), xt.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()]
+
+
+@pytest.mark.parametrize("cls", ["LSTM", "GRU"])
+@pytest.mark.parametrize("lengths", [None, np.array([7, 3, 5, 1, 7])])
+def test_recurrent_in_parts_matches_one_part(two_blas_threads, monkeypatch, cls, lengths):
+    from lamina import nn
+    monkeypatch.setattr(_blas, "SPLIT_MIN_MACS", 0)
+    x = np.random.default_rng(4).standard_normal((7, 5, 6)).astype(np.float32)
+    calls = []
+    real_split = _blas.split
+    monkeypatch.setattr(_blas, "split", lambda *a, **k: calls.append(real_split(*a, **k)) or calls[-1])
+    parts = _rnn_run(getattr(nn, cls), x, lengths)
+    assert calls and all(len(p) == 2 for p in calls)
+    monkeypatch.setattr(_blas, "split", lambda n, macs, min_macs=None: [(0, n)])
+    whole = _rnn_run(getattr(nn, cls), x, lengths)
+    for got, ref in zip(parts, whole):
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)

@@ -31,6 +31,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
+from . import _blas
 from . import _rnn_kernels as K
 from . import elementwise as E
 from .shape import cat, stack
@@ -257,41 +258,49 @@ class RecurrentLayer(Function):
         y = np.empty((T, N, H), dt)
         h_n = np.empty((N, H), dt)
         c_n = np.empty((N, H), dt) if lstm else None
-        buf = np.empty((N, G), dt)
-        ebuf = np.empty((N, H), dt)
         if lstm:
             k_gates, k_out = K.get("lstm_gates"), K.get("lstm_out")
             scale = np.full(G, -1.0, dt)
             scale[2 * H:3 * H] = -2.0  # exp(-x) for the sigmoid gates, exp(-2x) for tanh
         else:
             k_mid, k_out = K.get("gru_mid"), K.get("gru_out")
-            erz = np.empty((N, 2 * H), dt)
         order = list(_order(T, self.reverse))
         hp[order[0]] = states[0]
         if lstm:
             cp[order[0]] = states[1]
-        with np.errstate(over="ignore"):  # exp overflow -> inf is the right limit
-            for k, t in enumerate(order):
-                nxt = order[k + 1] if k + 1 < T else None
-                h_out = hp[nxt] if nxt is not None else h_n
-                m = mask[t] if use_mask else ones
-                np.matmul(hp[t], wt, out=buf)
-                if lstm:
-                    c_out = cp[nxt] if nxt is not None else c_n
-                    np.add(buf, xg[t], out=buf)
-                    np.multiply(buf, scale, out=buf)
-                    np.exp(buf, out=buf)
-                    k_gates(buf, cp[t], m, use_mask, acts[t], c_out, ebuf)
-                    np.exp(ebuf, out=ebuf)
-                    k_out(ebuf, acts[t], hp[t], m, use_mask, aux[t], h_out, y[t])
-                else:
-                    np.add(buf, b, out=buf)
-                    np.add(buf[:, :2 * H], xg[t, :, :2 * H], out=erz)
-                    np.negative(erz, out=erz)
-                    np.exp(erz, out=erz)
-                    k_mid(erz, buf, xg[t], acts[t], aux[t], ebuf)
-                    np.exp(ebuf, out=ebuf)
-                    k_out(ebuf, acts[t], hp[t], m, use_mask, h_out, y[t])
+
+        def rows(_, lo, hi):
+            """The whole time loop for batch rows lo:hi (sequences are independent)."""
+            n = hi - lo
+            buf, ebuf = np.empty((n, G), dt), np.empty((n, H), dt)
+            erz = None if lstm else np.empty((n, 2 * H), dt)
+            with np.errstate(over="ignore"):  # exp overflow -> inf is the right limit
+                for k, t in enumerate(order):
+                    nxt = order[k + 1] if k + 1 < T else None
+                    h_out = (hp[nxt] if nxt is not None else h_n)[lo:hi]
+                    m = (mask[t] if use_mask else ones)[lo:hi]
+                    h_in, a_t = hp[t, lo:hi], acts[t, lo:hi]
+                    np.matmul(h_in, wt, out=buf)
+                    if lstm:
+                        c_out = (cp[nxt] if nxt is not None else c_n)[lo:hi]
+                        np.add(buf, xg[t, lo:hi], out=buf)
+                        np.multiply(buf, scale, out=buf)
+                        np.exp(buf, out=buf)
+                        k_gates(buf, cp[t, lo:hi], m, use_mask, a_t, c_out, ebuf)
+                        np.exp(ebuf, out=ebuf)
+                        k_out(ebuf, a_t, h_in, m, use_mask, aux[t, lo:hi], h_out, y[t, lo:hi])
+                    else:
+                        x_t = xg[t, lo:hi]
+                        np.add(buf, b, out=buf)
+                        np.add(buf[:, :2 * H], x_t[:, :2 * H], out=erz)
+                        np.negative(erz, out=erz)
+                        np.exp(erz, out=erz)
+                        k_mid(erz, buf, x_t, a_t, aux[t, lo:hi], ebuf)
+                        np.exp(ebuf, out=ebuf)
+                        k_out(ebuf, a_t, h_in, m, use_mask, h_out, y[t, lo:hi])
+
+        # the batch's rows in parts, one per BLAS thread, each looping over time on its own core
+        _blas.run(_blas.split(N, T * N * G * H), rows)
         self.fast = (hp, cp, acts, aux)
         return (y, h_n, c_n) if lstm else (y, h_n)
 
@@ -304,24 +313,33 @@ class RecurrentLayer(Function):
         ones = np.ones(N, dtype=bool)
         dh = np.array(gstates[0], dtype=dt, order="C")
         dxg = np.empty(acts.shape, dt)
-        tmp = np.empty((N, H), dt)
-        if self.mode == "LSTM":
+        lstm = self.mode == "LSTM"
+        if lstm:
             kernel = K.get("lstm_bwd")
             dc = np.array(gstates[1], dtype=dt, order="C")
             drec = dxg
         else:
             kernel = K.get("gru_bwd")
             drec = np.empty(acts.shape, dt)
-        for t in _order(T, not self.reverse):
-            m = self.mask[t] if use_mask else ones
-            if self.mode == "LSTM":
-                kernel(acts[t], aux[t], cp[t], dh, dc, gy[t], m, use_mask, dxg[t])
-            else:
-                kernel(acts[t], aux[t], hp[t], dh, gy[t], m, use_mask, dxg[t], drec[t])
-            np.matmul(drec[t], w, out=tmp)
-            dh += tmp
+        mask = self.mask
+
+        def rows(_, lo, hi):
+            """Backpropagation through time for batch rows lo:hi."""
+            tmp, dh_r = np.empty((hi - lo, H), dt), dh[lo:hi]
+            for t in _order(T, not self.reverse):
+                m = (mask[t] if use_mask else ones)[lo:hi]
+                if lstm:
+                    kernel(acts[t, lo:hi], aux[t, lo:hi], cp[t, lo:hi], dh_r, dc[lo:hi], gy[t, lo:hi], m, use_mask,
+                           dxg[t, lo:hi])
+                else:
+                    kernel(acts[t, lo:hi], aux[t, lo:hi], hp[t, lo:hi], dh_r, gy[t, lo:hi], m, use_mask,
+                           dxg[t, lo:hi], drec[t, lo:hi])
+                np.matmul(drec[t, lo:hi], w, out=tmp)
+                dh_r += tmp
+
+        _blas.run(_blas.split(N, T * N * acts.shape[-1] * H), rows)
         flat = drec.reshape(-1, acts.shape[-1])
         dw = flat.T @ hp.reshape(-1, H) if need_w else None  # sum over steps of dgates_t^T h_{t-1}
-        if self.mode == "LSTM":
+        if lstm:
             return dxg, [dh, dc], dw, None
         return dxg, [dh], dw, flat.sum(0)
