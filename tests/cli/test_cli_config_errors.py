@@ -18,6 +18,34 @@ def replace(old: str, new: str) -> str:
     return SMALL.replace(old, new)
 
 
+# text data: a character-level GPT and a BERT classifier (validation fails before any data is read)
+CHAR_LM = """
+[model]
+name = "gpt"
+n_layer = 1
+[data]
+name = "char_lm"
+max_chars = 20000
+block_size = 32
+[train]
+epochs = 1
+"""
+TEXT = """
+[model]
+name = "bert_classifier"
+[data]
+name = "text_classification"
+max_length = 32
+[train]
+epochs = 1
+"""
+
+
+def text_case(base: str, old: str, new: str) -> str:
+    assert old in base, old
+    return base.replace(old, new)
+
+
 # (case id, config text, extra arguments, what the one line must say)
 CASES = [
     ("unknown_section", SMALL + "\n[trian]\nepochs = 3\n", [], ["unknown section [trian]", "did you mean [train]"]),
@@ -85,6 +113,45 @@ CASES = [
     ("set_wrong_type", SMALL, ["--set", "train.epochs=1.5"], ["train.epochs must be a positive integer, got 1.5"]),
     ("set_into_scalar", SMALL, ["--set", "train.epochs.x=1"], ["--set train.epochs.x: train.epochs is not a table"]),
     ("bad_device", replace("epochs = 2", 'epochs = 2\ndevice = "tpu"'), [], ["train.device"]),
+    # text data
+    ("char_lm_key_typo", text_case(CHAR_LM, "block_size = 32", "blok_size = 32"), [],
+     ["data: unknown key 'blok_size'", "did you mean data.block_size"]),
+    ("char_lm_block_size_zero", text_case(CHAR_LM, "block_size = 32", "block_size = 0"), [],
+     ["data.block_size must be a positive integer, got 0"]),
+    ("char_lm_vocab_choice", text_case(CHAR_LM, "block_size = 32", 'block_size = 32\nvocab = "asci"'), [],
+     ["data.vocab must be one of 'text', 'ascii', got 'asci'", "did you mean 'ascii'"]),
+    ("char_lm_stride_too_big", text_case(CHAR_LM, "block_size = 32", "block_size = 32\nstride = 40"), [],
+     ["data.stride (40) must be at most data.block_size (32)"]),
+    ("char_lm_missing_text_file", text_case(CHAR_LM, "block_size = 32", 'block_size = 32\npath = "no/book.txt"'),
+     [], ["data.path: text file not found:", os.path.join("no", "book.txt")]),
+    ("char_lm_key_of_array_data", text_case(CHAR_LM, "block_size = 32", "block_size = 32\nstandardize = true"), [],
+     ["data.standardize is not used by the char_lm dataset", "digits"]),
+    ("char_lm_array_key_on_text", text_case(CHAR_LM, "block_size = 32", "block_size = 32\nmax_length = 8"), [],
+     ["data.max_length is not used by the char_lm dataset (it is for: text_classification)"]),
+    ("char_lm_regression_loss", CHAR_LM + '\n[loss]\nname = "mse"\n', [],
+     ["loss.name: a language model", "cross_entropy", "'mse'"]),
+    ("char_lm_regression_metric", CHAR_LM + '\n[metrics]\nnames = ["mae"]\n', [],
+     ["metrics.names[0]: 'mae' is a regression metric"]),
+    ("char_lm_transforms", CHAR_LM + '\n[[transforms]]\ntype = "RandomHorizontalFlip"\n', [],
+     ["transforms:", "the char_lm dataset holds text"]),
+    ("char_lm_model_option_typo", text_case(CHAR_LM, "n_layer = 1", "n_layers = 1"), [],
+     ["model (gpt): unknown key 'n_layers'", "did you mean 'n_layer'"]),
+    ("text_max_length_negative", text_case(TEXT, "max_length = 32", "max_length = -1"), [],
+     ["data.max_length must be a positive integer, got -1"]),
+    ("text_missing_csv", text_case(TEXT, "max_length = 32", 'max_length = 32\npath = "no/texts.csv"'), [],
+     ["data.path: CSV file of texts and labels not found:", os.path.join("no", "texts.csv")]),
+    ("text_missing_tokenizer", text_case(TEXT, "max_length = 32", 'max_length = 32\ntokenizer = "no/tok.json"'), [],
+     ["data.tokenizer: file not found:", os.path.join("no", "tok.json"), "minilm"]),
+    ("text_column_type", text_case(TEXT, "max_length = 32", "max_length = 32\ntext_column = 1.5"), [],
+     ["data.text_column must be a column name (string) or index (integer), got 1.5"]),
+    ("text_model_option_typo", text_case(TEXT, 'name = "bert_classifier"', 'name = "bert_classifier"\nfreeze = true'),
+     [], ["model (bert_classifier): unknown key 'freeze'", "freeze_encoder"]),
+    ("lr_scale_not_positive", replace('lr = 0.01', 'lr = 0.01\nlr_scale = {"0.*" = 0}'), [],
+     ["optimizer.lr_scale['0.*'] must be a positive number, got 0"]),
+    ("lr_scale_not_a_table", replace('lr = 0.01', 'lr = 0.01\nlr_scale = 0.5'), [],
+     ["optimizer.lr_scale must be a table of parameter-name patterns and factors"]),
+    ("lr_scale_matches_nothing", replace('lr = 0.01', 'lr = 0.01\nlr_scale = {"encoder.*" = 0.1}'), [],
+     ["optimizer.lr_scale: pattern 'encoder.*' matches no parameter of the model", "0.weight, 0.bias"]),
 ]
 
 

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import registry
+from .config import LM_TASK
 from .data import Preprocess, load_arrays
 from .errors import ConfigError
 
-__all__ = ["CALLBACK_FILLED", "DataBundle", "build_data", "build_model", "build_optimizer", "build_scheduler",
-           "build_trainer", "model_from_layers"]
+__all__ = ["CALLBACK_FILLED", "DataBundle", "build_data", "build_loss", "build_metrics", "build_model",
+           "build_optimizer", "build_scheduler", "build_trainer", "model_from_layers", "param_groups"]
 
 # Callback arguments the CLI fills in from the run directory (not settable in the config).
 CALLBACK_FILLED = ("dirpath", "filename", "log_dir", "logdir")
@@ -101,9 +102,13 @@ def build_data(cfg: dict, preprocess: Preprocess | None = None) -> DataBundle:
     is applied instead of fitting a new one on the training split.
     """
     from .. import backend
-    from ..data import DataLoader
     from ..data.vision_transforms import TransformDataset
+    from .config import TEXT_DATASETS
     d = cfg["data"]
+    if d["name"] in TEXT_DATASETS:
+        from .text_data import load_text_splits
+        (train, val, test), pre = load_text_splits(d, preprocess)
+        return _bundle(cfg, train, val, test, pre, None, {})
     arrays = load_arrays(d)
     train, val, test = split_arrays(d, arrays)
     if preprocess is not None:
@@ -128,16 +133,26 @@ def build_data(cfg: dict, preprocess: Preprocess | None = None) -> DataBundle:
             info["num_outputs"] = int(y.shape[1])
     info.update(num_train=len(x), num_val=0 if val is None else len(val[0]), num_test=0 if test is None else len(test[0]))
     pre = preprocess if preprocess is not None else Preprocess(info, scaler)
-    seed = cfg["train"]["seed"]
     generators = {}
     train_ds = _tensors(x, y) if len(x) else None
     if train_ds is not None and build_transforms(cfg.get("transforms") or [], x.ndim - 1, None) is not None:
-        g = backend.Generator().manual_seed(seed + 1)
+        g = backend.Generator().manual_seed(cfg["train"]["seed"] + 1)
         train_ds = TransformDataset(train_ds, build_transforms(cfg["transforms"], x.ndim - 1, g))
         generators["augment"] = g
+    return _bundle(cfg, train, val, test, pre, train_ds, generators)
+
+
+def _bundle(cfg: dict, train, val, test, pre: Preprocess, train_ds, generators: dict) -> DataBundle:
+    """The loaders of the splits (``train_ds``: the training dataset when it is not just ``train``'s arrays)."""
+    from .. import backend
+    from ..data import DataLoader
+    d = cfg["data"]
+    x = train[0]
+    if train_ds is None and len(x):
+        train_ds = _tensors(*train)
     train_loader = None if train_ds is None else DataLoader(
         train_ds, batch_size=d["batch_size"], shuffle=d["shuffle"], drop_last=d["drop_last"],
-        generator=backend.Generator().manual_seed(seed))
+        generator=backend.Generator().manual_seed(cfg["train"]["seed"]))
     ebs = d["eval_batch_size"]
     val_loader = DataLoader(_tensors(*val), batch_size=ebs) if val is not None else None
     test_loader = DataLoader(_tensors(*test), batch_size=ebs) if test is not None else None
@@ -166,7 +181,10 @@ def model_args(keys: dict, opts: dict, info: dict) -> dict:
     width = info.get("num_classes") if info.get("task") == "classification" else info.get("num_outputs")
     auto = {"num_classes": width, "out_features": width, "in_features": int(np.prod(shape)),
             "in_channels": shape[0] if len(shape) >= 2 else None,
-            "input_size": shape[-1] if len(shape) >= 2 else None}
+            "input_size": shape[-1] if len(shape) >= 2 else None,
+            # text data: the tokenizer's vocabulary and padding id, a language model's context length
+            "vocab_size": info.get("vocab_size"), "pad_token_id": info.get("pad_token_id"),
+            "block_size": info.get("block_size")}
     out = dict(opts)
     for k, v in auto.items():
         if v is not None and k not in out and k in keys:
@@ -186,7 +204,7 @@ def build_model(model_cfg: dict, info: dict, check_batch: np.ndarray | None = No
         opts = model_args(keys, {k: v for k, v in model_cfg.items() if k != "name"}, info)
         try:
             model = zoo.create_model(name, **opts)
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, OSError) as e:  # OSError: a pretrained checkpoint that isn't there
             raise ConfigError(f"model ({name}): {_one_line(e)}") from None
         resolved = {"name": name, **opts}
     if check_batch is not None:
@@ -203,10 +221,21 @@ def _check_forward(model, xb: np.ndarray, info: dict) -> None:
         with no_grad():
             out = model(Tensor._wrap(np.ascontiguousarray(xb)))
     except (ValueError, RuntimeError, TypeError, IndexError) as e:
-        raise ConfigError(f"model does not fit the data (inputs of shape {tuple(info['input_shape'])} per sample): "
+        what = "token ids" if info.get("input_kind") == "tokens" else "inputs"
+        raise ConfigError(f"model does not fit the data ({what} of shape {tuple(info['input_shape'])} per sample): "
                           f"{_one_line(e)}") from None
     finally:
         model.train(was)
+    if info["task"] == LM_TASK:
+        from .lm import token_logits
+        out = token_logits(out)
+        want = (len(xb), xb.shape[1], info["vocab_size"])
+        if not hasattr(out, "shape") or tuple(out.shape) != want:
+            raise ConfigError(f"a language model must return next-token logits of shape (batch, block_size, "
+                              f"vocab_size) = {want}, got {getattr(out, 'shape', type(out).__name__)}; use "
+                              "model.name = \"gpt\" (vocab_size and block_size come from the data)")
+        return
+    out = out[0] if isinstance(out, tuple) else out
     width = out.shape[-1] if out.ndim >= 2 else 1
     want = info.get("num_classes") if info["task"] == "classification" else info.get("num_outputs")
     if out.ndim != 2 or width != want:
@@ -221,10 +250,42 @@ def _kwargs(table: dict, drop=("name", "interval")) -> dict:
             for k, v in table.items() if k not in drop}
 
 
+def param_groups(model, lr: float, lr_scale: dict | None) -> list:
+    """The trainable parameters (frozen ones left out), in groups by ``lr_scale``.
+
+    ``lr_scale`` maps parameter-name patterns (``fnmatch``: ``bert.*``, ``*.bias``) to factors; a
+    parameter takes the first pattern it matches and gets ``lr * factor``; the others form one
+    group at ``lr``. A pattern that matches no parameter is an error (a typo would be silent);
+    one whose parameters are all frozen just adds no group."""
+    from fnmatch import fnmatchcase
+    named = list(model.named_parameters())
+    if not any(p.requires_grad for _, p in named):
+        raise ConfigError("the model has no trainable parameters (everything is frozen)")
+    if not lr_scale:
+        return [p for _, p in named if p.requires_grad]
+    groups = {pattern: [] for pattern in lr_scale}
+    rest = []
+    for n, p in named:
+        hit = next((pat for pat in lr_scale if fnmatchcase(n, pat)), None)
+        (groups[hit] if hit is not None else rest).append(p)
+    for pattern, params in groups.items():
+        if not params:
+            names = [n for n, _ in named]
+            sample = ", ".join(names if len(names) <= 4 else names[:3] + ["..."] + names[-1:])
+            raise ConfigError(f"optimizer.lr_scale: pattern {pattern!r} matches no parameter of the model "
+                              f"(names look like {sample})")
+    out = [{"params": [p for p in rest if p.requires_grad], "lr": lr}]  # first: the lr that progress lines show
+    out += [{"params": [p for p in params if p.requires_grad], "lr": lr * lr_scale[pattern]}
+            for pattern, params in groups.items()]
+    return [g for g in out if g["params"]]  # a frozen group (freeze_encoder) takes no part
+
+
 def build_optimizer(cfg: dict, model):
-    cls = registry.lookup(registry.optimizers(), cfg["optimizer"]["name"], "optimizer.name", "optimizer")
+    table = cfg["optimizer"]
+    cls = registry.lookup(registry.optimizers(), table["name"], "optimizer.name", "optimizer")
+    params = param_groups(model, table["lr"], table.get("lr_scale"))
     try:
-        return cls(model.parameters(), **_kwargs(cfg["optimizer"]))
+        return cls(params, **_kwargs(table, drop=("name", "interval", "lr_scale")))
     except (TypeError, ValueError) as e:
         raise ConfigError(f"optimizer: {_one_line(e)}") from None
 
@@ -244,7 +305,8 @@ def build_scheduler(cfg: dict, optimizer, steps_per_epoch: int):
         kw.setdefault("T_max", horizon)
     elif name == "onecycle":
         kw.setdefault("total_steps", horizon)
-        kw.setdefault("max_lr", cfg["optimizer"]["lr"])
+        kw.setdefault("max_lr", [g["lr"] for g in optimizer.param_groups] if cfg["optimizer"].get("lr_scale")
+                      else cfg["optimizer"]["lr"])
     elif name == "polynomial":
         kw.setdefault("total_iters", horizon)
     try:
@@ -254,13 +316,27 @@ def build_scheduler(cfg: dict, optimizer, steps_per_epoch: int):
     return sched, interval, {"name": table["name"], "interval": interval, **kw}
 
 
-def build_loss(cfg: dict):
+def build_loss(cfg: dict, info: dict | None = None):
+    """The loss of ``[loss]``; for a language model (``info['task']``) taken over every position."""
     table = cfg["loss"]
     cls = registry.lookup(registry.losses(), table["name"], "loss.name", "loss")
     try:
-        return cls(**_kwargs(table))
+        loss = cls(**_kwargs(table))
     except (TypeError, ValueError) as e:
         raise ConfigError(f"loss: {_one_line(e)}") from None
+    if info is not None and info.get("task") == LM_TASK:
+        from .lm import TokenLoss
+        return TokenLoss(loss)
+    return loss
+
+
+def build_metrics(cfg: dict, info: dict | None = None) -> list:
+    """The metrics of ``[metrics]`` (names, or per-token metrics for a language model)."""
+    names = list(cfg["metrics"]["names"])
+    if info is not None and info.get("task") == LM_TASK:
+        from .lm import TokenMetric
+        return [TokenMetric(n) for n in names]
+    return names
 
 
 # ---------------------------------------------------------------- callbacks and trainer
@@ -302,8 +378,8 @@ def build_trainer(cfg: dict, model, data: DataBundle, run_dir: str, quiet: bool 
     scheduler, interval, sched_cfg = build_scheduler(cfg, optimizer, steps)
     callbacks = build_callbacks(cfg, run_dir, data.val_loader is not None, quiet)
     try:
-        trainer = Trainer(model, build_loss(cfg), optimizer, scheduler=scheduler, scheduler_interval=interval,
-                          metrics=list(cfg["metrics"]["names"]), callbacks=callbacks,
+        trainer = Trainer(model, build_loss(cfg, data.info), optimizer, scheduler=scheduler,
+                          scheduler_interval=interval, metrics=build_metrics(cfg, data.info), callbacks=callbacks,
                           grad_accum_steps=t["grad_accum_steps"], clip_grad_norm=t.get("clip_grad_norm"),
                           nonfinite=t["nonfinite"], device=None if t["device"] == "cpu" else t["device"],
                           log_every=t["log_every"], generators=data.generators)

@@ -6,12 +6,23 @@ A config is a handful of tables (see ``configs/*.toml``)::
     [data]       name = "digits", batch_size, val_fraction, test_fraction, standardize, ...
     [[transforms]] type = "RandomCrop", size = 28, padding = 2      (training data only)
     [optimizer]  name = "adamw", lr = 1e-3 + the optimizer's options
+                 lr_scale = {"bert.*" = 0.02}: parameters whose names match get lr * factor
     [scheduler]  name = "cosine", interval = "step" + the scheduler's options
     [loss]       name = "cross_entropy" + the loss's options
     [train]      epochs, grad_accum_steps, clip_grad_norm, nonfinite, seed, ...
     [callbacks]  early_stopping = {patience = 5}, tensorboard = true, ...
     [metrics]    names = ["accuracy", "f1"]
     [run]        name, dir
+
+Text data (``lamina.cli.text_data``) has its own [data] keys:
+
+    name = "char_lm"               character-level language modelling (model: gpt; vocab_size and
+                                   block_size come from the data); path (UTF-8 text; default: the
+                                   docstrings of Python's standard library), block_size, stride,
+                                   max_chars, vocab = "text" | "ascii"
+    name = "text_classification"   texts and labels (model: bert_classifier); path (CSV; default: the
+                                   built-in topic sentences), text_column, label_column, delimiter,
+                                   header, tokenizer = "minilm" | a tokenizer.json, max_length
 
 ``validate(cfg)`` checks every key against this schema (fixed tables) or against the
 signature of the class a ``name``/``type`` picks (model, layers, optimizer, ...). Any mistake
@@ -135,6 +146,11 @@ SCHEMA = {
         "n_samples": _pos_int(5000), "image_size": Field("size", optional=True),
         "mode": Field("str", "RGB", choices=("RGB", "L")), "delimiter": Field("str", ","),
         "header": Field("bool", True), "limit": _pos_int(optional=True),
+        # text: char_lm (character-level language modelling) and text_classification
+        "block_size": _pos_int(128), "stride": _pos_int(optional=True), "max_chars": _pos_int(optional=True),
+        "vocab": Field("str", "text", choices=("text", "ascii")),
+        "text_column": Field("column", "text"), "label_column": Field("column", "label"),
+        "max_length": _pos_int(128), "tokenizer": Field("str", "minilm"),
     },
     "train": {
         "epochs": _pos_int(10), "grad_accum_steps": _pos_int(1),
@@ -146,12 +162,30 @@ SCHEMA = {
     },
     "metrics": {"names": Field("str_list", ["accuracy"])},
 }
-# [data] keys every dataset uses, and those only some datasets use
+# [data] keys every array dataset uses, and those only some datasets use
 DATA_COMMON = ("name", "as_images", "val_fraction", "test_fraction", "seed", "batch_size", "eval_batch_size",
                "shuffle", "drop_last", "standardize", "stratify", "task", "limit")
 DATA_KEYS = {"digits": (), "mnist": ("root", "download"), "fashion_mnist": ("root", "download"),
              "cifar10": ("root", "download"), "mnist1d": ("n_samples",), "image_folder": ("root", "image_size", "mode"),
-             "csv": ("path", "target", "delimiter", "header"), "npy": ("path", "targets_path")}
+             "csv": ("path", "target", "delimiter", "header"), "npy": ("path", "targets_path"),
+             "char_lm": ("path", "block_size", "stride", "max_chars", "vocab"),
+             "text_classification": ("path", "text_column", "label_column", "max_length", "tokenizer", "delimiter",
+                                     "header", "stratify", "seed")}
+# the text datasets hold token ids: no standardisation, images or regression; their own keys instead
+TEXT_DATASETS = ("char_lm", "text_classification")
+TEXT_COMMON = ("name", "val_fraction", "test_fraction", "batch_size", "eval_batch_size", "shuffle", "drop_last",
+               "limit")
+LM_TASK = "language_model"  # the task of char_lm data: (B, T) ids -> (B, T, vocab) next-token logits
+
+
+def data_keys(name: str) -> set:
+    """The [data] keys the dataset ``name`` uses."""
+    return set(TEXT_COMMON if name in TEXT_DATASETS else DATA_COMMON) | set(DATA_KEYS[name])
+
+
+def data_task(data: dict) -> str:
+    """'classification', 'regression' or 'language_model' for a validated [data] table."""
+    return LM_TASK if data["name"] == "char_lm" else data.get("task", "classification")
 NAMED = {  # tables whose keys are a name plus the named class's own arguments
     "model": None, "optimizer": ("adam", registry.optimizers, "optimizer"),
     "scheduler": (None, registry.schedulers, "scheduler"), "loss": ("cross_entropy", registry.losses, "loss"),
@@ -244,7 +278,9 @@ def _named(section: str, table: dict) -> dict:
         out["interval"] = Field("str", choices=SCHEDULER_INTERVALS).check(
             out.get("interval", default), "scheduler.interval")
     cls = registry.lookup(table_fn(), out["name"], f"{section}.name", kind)
-    kwargs = {k: v for k, v in out.items() if k not in ("name", "interval")}
+    kwargs = {k: v for k, v in out.items() if k not in ("name", "interval", "lr_scale")}
+    if section == "optimizer" and "lr_scale" in out:
+        out["lr_scale"] = _lr_scale(out["lr_scale"])
     skip = _OPTIMIZER_SKIP if section == "optimizer" else _SCHEDULER_SKIP
     registry.check_kwargs(cls, kwargs, section, skip=skip, auto=_AUTO)
     if section == "optimizer":
@@ -254,6 +290,17 @@ def _named(section: str, table: dict) -> dict:
             raise ConfigError(f"optimizer.lr must be a positive number, got {lr!r}")
         _dry_optimizer(cls, kwargs)
     return out
+
+
+def _lr_scale(value) -> dict:
+    """``optimizer.lr_scale``: {"<parameter name pattern>" = factor}; each factor a positive number."""
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(f"optimizer.lr_scale must be a table of parameter-name patterns and factors, such as "
+                          f"{{\"bert.*\" = 0.02}}, got {value!r}")
+    for pattern, factor in value.items():
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not factor > 0 or math.isinf(factor):
+            raise ConfigError(f"optimizer.lr_scale[{pattern!r}] must be a positive number, got {factor!r}")
+    return {str(k): float(v) for k, v in value.items()}
 
 
 def _dry_optimizer(cls, kwargs: dict) -> None:
@@ -354,16 +401,29 @@ def _metrics(cfg: dict, task: str) -> dict:
         value = {**value, "names": ["mse", "mae"]}
     out = _fixed("metrics", value)
     from ..metrics import get_metric, metric_names
+    from ..metrics.regression import MeanAbsoluteError, MeanSquaredError, R2Score
     for i, name in enumerate(out["names"]):
         try:
-            get_metric(name)
+            m = get_metric(name)
         except (ValueError, TypeError):
             raise unknown_name(f"metrics.names[{i}]", "metric", name, metric_names()) from None
+        if task == LM_TASK and isinstance(m, (MeanSquaredError, MeanAbsoluteError, R2Score)):
+            raise ConfigError(f"metrics.names[{i}]: {name!r} is a regression metric; a language model is scored per "
+                              "character with classification metrics (accuracy, top5_accuracy, ...)")
     return out
 
 
 def _check_files(data: dict) -> None:
     name = data["name"]
+    if name in TEXT_DATASETS:
+        if "path" in data and not os.path.isfile(data["path"]):
+            what = "text file" if name == "char_lm" else "CSV file of texts and labels"
+            raise ConfigError(f"data.path: {what} not found: {os.path.abspath(data['path'])}")
+        tok = data.get("tokenizer", "minilm")
+        if name == "text_classification" and tok.lower() != "minilm" and not os.path.exists(tok):
+            raise ConfigError(f"data.tokenizer: file not found: {os.path.abspath(tok)} (give a tokenizer.json, a "
+                              "directory holding one, or \"minilm\")")
+        return
     if name in ("csv", "npy"):
         if "path" not in data:
             raise ConfigError(f"data.path is required for the {name} dataset (the {name} file of features)")
@@ -405,12 +465,16 @@ def _data(table: dict) -> dict:
     name = data["name"]
     if name not in DATA_KEYS:
         raise unknown_name("data.name", "dataset", name, DATA_KEYS)
-    keep = set(DATA_COMMON) | set(DATA_KEYS[name])
+    keep = data_keys(name)
     for key in table:
         if key not in keep:
-            users = [n for n, keys in DATA_KEYS.items() if key in keys]
+            users = [n for n in DATA_KEYS if key in data_keys(n)]
             raise ConfigError(f"data.{key} is not used by the {name} dataset (it is for: {', '.join(users)})")
-    return {k: v for k, v in data.items() if k in keep}
+    out = {k: v for k, v in data.items() if k in keep}
+    if name == "char_lm" and out.get("stride", 1) > out["block_size"]:
+        raise ConfigError(f"data.stride ({out['stride']}) must be at most data.block_size ({out['block_size']}): "
+                          "a larger stride skips characters")
+    return out
 
 
 def validate(cfg: dict, check_files: bool = True) -> dict:
@@ -439,11 +503,17 @@ def validate(cfg: dict, check_files: bool = True) -> dict:
     out["optimizer"] = _named("optimizer", _table(cfg, "optimizer"))
     if "scheduler" in cfg:
         out["scheduler"] = _named("scheduler", _table(cfg, "scheduler"))
+    task = data_task(data)
+    if data["name"] in TEXT_DATASETS and out["transforms"]:
+        raise ConfigError(f"transforms: [[transforms]] augment images; the {data['name']} dataset holds text")
     loss = _table(cfg, "loss")
-    if data["task"] == "regression" and "name" not in loss:
+    if task == "regression" and "name" not in loss:
         loss = {"name": "mse", **loss}
     out["loss"] = _named("loss", loss)
+    if task == LM_TASK and str(out["loss"]["name"]).lower() != "cross_entropy":
+        raise ConfigError(f"loss.name: a language model (data.name = \"char_lm\") trains with cross_entropy over "
+                          f"every position, got {out['loss']['name']!r}")
     out["train"] = _fixed("train", _table(cfg, "train"))
     out["callbacks"] = _callbacks(_table(cfg, "callbacks"))
-    out["metrics"] = _metrics(cfg, data["task"])
+    out["metrics"] = _metrics(cfg, task)
     return out

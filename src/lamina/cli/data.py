@@ -222,10 +222,14 @@ class Preprocess:
 
     ``info`` is JSON: ``dataset``, ``task``, ``input_shape`` (one sample), ``num_classes`` /
     ``num_outputs``, ``classes`` (names or None), ``image`` (``[mode, [h, w]]`` or None).
+    Text data (``input_kind = "tokens"``) adds ``vocab_size``, ``tokenizer`` (``{kind, file, ...}``)
+    and holds the ``tokenizer`` itself; ``save`` writes it beside the preprocessing file.
     """
 
-    def __init__(self, info: dict, scaler: Standardize | None = None):
+    def __init__(self, info: dict, scaler: Standardize | None = None, tokenizer=None,
+                 tokenizer_source: str | None = None):
         self.info, self.scaler = info, scaler
+        self.tokenizer, self.tokenizer_source = tokenizer, tokenizer_source
 
     @staticmethod
     def fit(x_train: np.ndarray, standardize: bool) -> Standardize | None:
@@ -236,6 +240,8 @@ class Preprocess:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Reshape raw inputs ``(N, ...)`` to the model's input shape and standardise them."""
+        if self.info.get("input_kind") == "tokens":
+            return np.asarray(x, dtype=np.int64)
         shape = tuple(self.info["input_shape"])
         x = np.asarray(x, dtype=np.float32)
         if x.shape[1:] != shape:
@@ -249,7 +255,12 @@ class Preprocess:
         return {"info": self.info, "standardize": None if self.scaler is None else self.scaler.state_dict()}
 
     def save(self, path: str) -> None:
+        """Write the info and statistics to ``path`` (and the tokenizer of text data beside it)."""
         from .. import io
+        if self.tokenizer is not None:
+            from .text_data import save_tokenizer
+            self.tokenizer_source = save_tokenizer(self.tokenizer, self.info["tokenizer"],
+                                                   os.path.dirname(os.path.abspath(path)), self.tokenizer_source)
         io.save(self.state(), path)
 
     @classmethod
@@ -262,4 +273,8 @@ class Preprocess:
         if state.get("standardize") is not None:
             scaler = Standardize()
             scaler.load_state_dict(state["standardize"])
-        return cls(state["info"], scaler)
+        tokenizer = source = None
+        if state["info"].get("tokenizer"):
+            from .text_data import load_tokenizer
+            tokenizer, source = load_tokenizer(state["info"]["tokenizer"], os.path.dirname(os.path.abspath(path)))
+        return cls(state["info"], scaler, tokenizer, source)

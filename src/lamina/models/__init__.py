@@ -7,6 +7,7 @@
 MLP (any widths), LeNet5 (32x32, 28x28 and 8x8 inputs), CIFAR ResNets (depth 6n + 2), VGG (a cfg list).
 """
 from .bert import BaseModelOutputWithPooling, BertConfig, BertModel, bert_key_map
+from .bert_classifier import BertClassifier  # importing it registers "bert_classifier"
 from .gpt import GPT, GPTConfig, KVCache, build_gpt, sample_logits  # importing it registers "gpt"
 from .gpt_data import CharDataset, CharTokenizer, RandomWindowSampler, default_text
 from .lenet import LeNet5
@@ -17,6 +18,6 @@ from .resnet import BasicBlock, ResNet, resnet8, resnet20, resnet32, resnet44, r
 from .vgg import VGG, VGG_CFGS
 
 __all__ = ["GPT", "GPTConfig", "KVCache", "build_gpt", "sample_logits", "CharDataset", "CharTokenizer",
-           "RandomWindowSampler", "default_text", "BaseModelOutputWithPooling", "BertConfig", "BertModel", "bert_key_map", "BasicBlock", "Configurable", "LeNet5", "MLP", "ResNet", "VGG", "VGG_CFGS", "build_from_config",
+           "RandomWindowSampler", "default_text", "BaseModelOutputWithPooling", "BertClassifier", "BertConfig", "BertModel", "bert_key_map", "BasicBlock", "Configurable", "LeNet5", "MLP", "ResNet", "VGG", "VGG_CFGS", "build_from_config",
            "create_model", "describe_models", "get_model_class", "list_models", "model_config", "register_model",
            "resnet8", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110"]

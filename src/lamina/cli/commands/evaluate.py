@@ -12,8 +12,10 @@ HELP = "evaluate a trained model (loss and metrics) on a split or a data file"
 DESCRIPTION = """\
 Evaluate a run's model (its best checkpoint, or the given checkpoint file) on a split of the
 run's data, on the [data] of another config, or on a whole data file (.csv, .npy, .npz, or
-an image folder with one subfolder per class). The run's preprocessing (standardisation,
-image size) is applied; the metrics are the run's [metrics].
+an image folder with one subfolder per class; for a text run, a text file (char_lm) or a CSV
+of texts and labels (text_classification)). The run's preprocessing (standardisation, image
+size, its tokenizer) is applied; the metrics are the run's [metrics]. A language model also
+reports bits_per_char and perplexity (from the loss, in nats per character).
 
 examples:
   lamina evaluate runs/mlp_digits                     # test split, best weights
@@ -49,6 +51,16 @@ def _data_config(cfg: dict, spec: str | None) -> tuple:
             raise ConfigError(f"--data: {spec} has no [data] table")
         cfg = dict(cfg, data=config.validate(dict(other, model=cfg["model"]))["data"])
         return cfg, False
+    name = cfg["data"]["name"]
+    if name in config.TEXT_DATASETS:  # the same kind of text, read from another file
+        if os.path.isdir(spec):
+            raise ConfigError(f"--data: {spec} is a directory; this run reads "
+                              + ("a text file" if name == "char_lm" else "a CSV file of texts and labels"))
+        d = {k: v for k, v in cfg["data"].items() if k != "limit"}
+        d.update(path=spec, val_fraction=0.0, test_fraction=0.0)
+        if spec.lower().endswith(".tsv"):
+            d["delimiter"] = "\t"
+        return dict(cfg, data=d), True
     d = {k: v for k, v in cfg["data"].items() if k in config.DATA_COMMON and k != "limit"}
     d.update(val_fraction=0.0, test_fraction=0.0)
     if os.path.isdir(spec):
@@ -86,9 +98,13 @@ def run(args) -> int:
         raise ConfigError(f"the {split} split is empty (data.{'val' if split == 'val' else 'test'}_fraction = 0?)")
     from ...data import DataLoader
     loader = DataLoader(build._tensors(*pair), batch_size=cfg["data"]["eval_batch_size"])
-    trainer = Trainer(loaded.model, build.build_loss(cfg), SGD(loaded.model.parameters(), lr=0.0),
-                      metrics=list(cfg["metrics"]["names"]))
+    info = loaded.preprocess.info
+    trainer = Trainer(loaded.model, build.build_loss(cfg, info), SGD(loaded.model.parameters(), lr=0.0),
+                      metrics=build.build_metrics(cfg, info))
     metrics = trainer.evaluate(loader)
+    if info["task"] == "language_model":
+        from ..lm import per_char_summary
+        metrics = per_char_summary(metrics)
     result = {"run": loaded.run_dir, "checkpoint": loaded.checkpoint,
               "data": args.data if whole else cfg["data"]["name"], "split": split, "num_samples": len(pair[0]),
               "metrics": rundir.jsonable(metrics)}

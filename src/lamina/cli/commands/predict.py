@@ -17,8 +17,14 @@ run's config says). The run's preprocessing (standardisation) is applied.
 
 Prints one line per input (class, label, probability); --json prints every probability.
 
+A text classifier (data.name = "text_classification") reads texts: --text "..." (repeatable),
+a .txt file (one text per line) or a .csv/.tsv file (the run's text column); the run's
+tokenizer (its tokenizer.json) encodes them.
+
 examples:
   lamina predict runs/mlp_digits samples.npy
+  lamina predict runs/bert_text --text "The striker scored twice." --text "I baked bread."
+  lamina predict runs/bert_text reviews.txt --json
   lamina predict runs/cnn_digits digit0.png digit1.png --json
   lamina predict runs/mlp_digits/checkpoints/best.safetensors features.csv --batch-size 256
 """
@@ -28,7 +34,10 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 def configure(p) -> None:
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="a run directory or a checkpoint file in one")
-    p.add_argument("inputs", metavar="INPUTS", nargs="+", help="a .csv, .npy/.npz file, or image files / folders")
+    p.add_argument("inputs", metavar="INPUTS", nargs="*",
+                   help="a .csv, .npy/.npz file, or image files / folders (a text run: .txt or .csv files)")
+    p.add_argument("--text", dest="texts", action="append", default=[], metavar="TEXT",
+                   help="a text to classify (text classification runs; repeatable)")
     p.add_argument("--json", action="store_true", help="print the predictions as JSON")
     p.add_argument("--batch-size", type=int, default=256, metavar="N", help="inputs per forward pass (default 256)")
 
@@ -88,6 +97,53 @@ def read_inputs(paths: list, info: dict, data_cfg: dict) -> tuple:
     return files, load_images(files, mode, size)
 
 
+def read_texts(paths: list, texts: list, data_cfg: dict) -> tuple:
+    """``(names, texts)`` from --text values, .txt files (one text per line) and .csv/.tsv files."""
+    from ..text_data import read_text_table
+    names, out = [f"--text[{i}]" for i in range(len(texts))], list(texts)
+    for p in paths:
+        if not os.path.isfile(p):
+            raise ConfigError(f"input not found: {os.path.abspath(p)}" if not os.path.exists(p)
+                              else f"{p}: give text files (.txt, .csv, .tsv), not a directory")
+        low = p.lower()
+        if low.endswith((".csv", ".tsv")):
+            delim = "\t" if low.endswith(".tsv") else data_cfg.get("delimiter", ",")
+            rows, _ = read_text_table(p, data_cfg.get("text_column", "text"), None, delim,
+                                      data_cfg.get("header", True), where="INPUTS")
+            names += [f"{os.path.basename(p)}:{i + 1}" for i in range(len(rows))]
+            out += rows
+        else:
+            try:
+                with open(p, encoding="utf-8") as f:
+                    lines = [(i, line.rstrip("\r\n")) for i, line in enumerate(f) if line.strip()]
+            except (OSError, UnicodeDecodeError) as e:
+                raise ConfigError(f"cannot read {p} as UTF-8 text: {' '.join(str(e).split())}") from None
+            names += [f"{os.path.basename(p)}:{i + 1}" for i, _ in lines]
+            out += [line for _, line in lines]
+    if not out:
+        raise ConfigError("no texts to classify: give --text \"...\" or a .txt / .csv file")
+    return names, out
+
+
+def _inputs(args, loaded) -> tuple:
+    """``(names, model inputs)`` for the run's kind of data."""
+    info = loaded.preprocess.info
+    if info.get("input_kind") != "tokens":
+        if args.texts:
+            raise ConfigError(f"--text is for text classification runs; this model was trained on {info['dataset']}")
+        if not args.inputs:
+            raise ConfigError("give the inputs to predict (files), see lamina predict --help")
+        names, raw = read_inputs(args.inputs, info, loaded.cfg["data"])
+        return names, loaded.preprocess(raw)
+    if info["task"] == "language_model":
+        raise ConfigError(f"{loaded.run_dir} is a language model ({info['dataset']}): lamina predict classifies "
+                          "inputs; score text with lamina evaluate RUN --data file.txt, or sample from the model "
+                          "with GPT.generate (examples/train_gpt.py)")
+    from ..text_data import encode_texts
+    names, texts = read_texts(args.inputs, args.texts, loaded.cfg["data"])
+    return names, encode_texts(loaded.preprocess.tokenizer, texts, info["tokenizer"]["max_length"])
+
+
 def run(args) -> int:
     from ... import nn
     from ...autograd import no_grad
@@ -97,8 +153,7 @@ def run(args) -> int:
         raise ConfigError(f"--batch-size must be a positive integer, got {args.batch_size}")
     loaded = rundir.load_run(args.checkpoint)
     info = loaded.preprocess.info
-    names, raw = read_inputs(args.inputs, info, loaded.cfg["data"])
-    x = loaded.preprocess(raw)
+    names, x = _inputs(args, loaded)
     outs = []
     with no_grad():
         for i in range(0, len(x), args.batch_size):

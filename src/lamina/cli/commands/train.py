@@ -21,6 +21,10 @@ Train a model from a TOML config (see configs/*.toml) into a run directory:
 The whole config is checked before any work starts. <name> is --name, [run] name, or the
 config file's name (with -2, -3, ... added when that run directory is taken).
 
+Text: configs/gpt_char.toml trains a character-level GPT (data.name = "char_lm", the run directory
+also holds tokenizer.json); configs/bert_text.toml fine-tunes MiniLM on topic sentences
+(data.name = "text_classification").
+
 examples:
   lamina train configs/mlp_digits.toml
   lamina train configs/mlp_digits.toml --set train.epochs=5 --set optimizer.lr=3e-3
@@ -79,7 +83,7 @@ def run(args) -> int:
 
     backend.manual_seed(cfg["train"]["seed"])
     np.random.seed(cfg["train"]["seed"])
-    data = build.build_data(cfg)
+    data = build.build_data(cfg, preprocess=_run_tokenizer(cfg, run_dir) if resume else None)
     model, cfg["model"] = build.build_model(cfg["model"], data.info, check_batch=data.sample_inputs)
     trainer, sched = build.build_trainer(cfg, model, data, run_dir, quiet=args.quiet)
     if sched is not None:
@@ -107,6 +111,17 @@ def run(args) -> int:
     return _test(trainer, model, data, run_dir, args.quiet, cfg["train"])
 
 
+def _run_tokenizer(cfg: dict, run_dir: str):
+    """A resumed text run's own preprocessing (its saved tokenizer), so the vocabulary cannot change
+    under the checkpoint; None for other data."""
+    from .. import config, rundir
+    from ..data import Preprocess
+    path = os.path.join(run_dir, rundir.PREPROCESS)
+    if cfg["data"]["name"] not in config.TEXT_DATASETS or not os.path.isfile(path):
+        return None
+    return Preprocess.load(path)
+
+
 def _check_device(device: str) -> None:
     from ... import backend
     try:
@@ -131,6 +146,9 @@ def _test(trainer, model, data, run_dir: str, quiet: bool, trainer_cfg: dict) ->
         rundir.load_weights(model, best)
         which = "best"
     metrics = trainer.evaluate(data.test_loader)
+    if data.info["task"] == "language_model":
+        from ..lm import per_char_summary
+        metrics = per_char_summary(metrics)
     epochs_done = len(trainer.history.epoch)
     rundir.write_json(os.path.join(run_dir, rundir.TEST_METRICS),
                       {"split": "test", "weights": which, "num_samples": data.info["num_test"],
