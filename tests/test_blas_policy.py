@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import lamina
 from lamina.ops import _blas
 from lamina.ops._blas import batched_matmul
 
@@ -9,12 +10,12 @@ threadpoolctl = pytest.importorskip("threadpoolctl")
 
 
 @pytest.fixture
-def two_blas_threads():
-    """Let BLAS use two threads (the suite pins one), so the split path runs."""
-    if not _blas._BLAS.controllers():
+def two_blas_threads(monkeypatch):
+    """Let lamina split ops over two threads (the suite pins one)."""
+    if not _blas._T.take_over():
         pytest.skip("no BLAS library that threadpoolctl can drive")
-    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
-        yield
+    monkeypatch.setattr(_blas._T, "count", 2)
+    yield
 
 
 SHAPES = [((8, 4, 16, 8), (8, 4, 8, 16)),      # attention-like stack
@@ -40,8 +41,8 @@ def test_matches_numpy_with_split(two_blas_threads, sa, sb, dtype, monkeypatch):
 def test_non_contiguous_operands(two_blas_threads, monkeypatch):
     monkeypatch.setattr(_blas, "SPLIT_MIN_MACS", 0)
     used = []
-    real = _blas._BLAS.executor
-    monkeypatch.setattr(_blas._BLAS, "executor", lambda workers: used.append(workers) or real(workers))
+    real = _blas._T.executor
+    monkeypatch.setattr(_blas._T, "executor", lambda workers: used.append(workers) or real(workers))
     r = np.random.default_rng(1)
     a = r.standard_normal((6, 2, 8, 5)).astype(np.float32).swapaxes(-1, -2)   # (6, 2, 5, 8) view
     b = r.standard_normal((2, 6, 8, 3)).astype(np.float32).transpose(1, 0, 2, 3)
@@ -49,24 +50,50 @@ def test_non_contiguous_operands(two_blas_threads, monkeypatch):
     assert used == [1]  # the stack was split: one pool thread beside the caller
 
 
-def test_thread_count_restored(two_blas_threads, monkeypatch):
+def test_blas_kept_on_one_thread_while_parts_run(two_blas_threads, monkeypatch):
+    """Someone raised BLAS's threads (here threadpoolctl): parts still run with one BLAS thread each,
+    and the raised count is put back afterwards."""
     monkeypatch.setattr(_blas, "SPLIT_MIN_MACS", 0)
-    libs = _blas._BLAS.controllers()
-    before = [lib.num_threads for lib in libs]
-    batched_matmul(np.ones((4, 3, 3)), np.ones((4, 3, 3)))
-    assert [lib.num_threads for lib in libs] == before == [2] * len(libs)
+    libs = _blas._T.take_over()
+    seen = []
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        _blas.run(_blas.split(4, 1 << 30), lambda i, lo, hi: seen.append(max(lib.num_threads for lib in libs)))
+        assert [lib.num_threads for lib in libs] == [2] * len(libs)
+    assert seen == [1, 1]
+
+
+def test_mm_splits_rows_and_columns(two_blas_threads, monkeypatch):
+    monkeypatch.setattr(_blas, "SPLIT_MIN_MACS", 0)
+    r = np.random.default_rng(5)
+    for (m, k, n) in [(300, 7, 5), (6, 9, 40), (5, 3, 5)]:
+        a, b = r.standard_normal((m, k)), r.standard_normal((k, n))
+        np.testing.assert_allclose(_blas.mm(a, b), a @ b, rtol=1e-13, atol=1e-13)
+        np.testing.assert_allclose(_blas.mm(b.T, a.T), b.T @ a.T, rtol=1e-13, atol=1e-13)  # transposed views
+
+
+def test_set_num_threads():
+    before = lamina.get_num_threads()
+    try:
+        lamina.set_num_threads(3)
+        assert lamina.get_num_threads() == 3
+        assert len(_blas.split(10, 1 << 30)) == 3
+        assert _blas.split(10, 10) == [(0, 10)]  # too little work to wake a thread
+    finally:
+        lamina.set_num_threads(before)
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="positive integer"):
+            lamina.set_num_threads(bad)
 
 
 def test_large_products_and_non_numpy_fall_through():
-    a = np.ones((2, 200, 200), dtype=np.float32)
-    np.testing.assert_array_equal(batched_matmul(a, a), np.matmul(a, a))  # over SMALL_MACS: plain matmul
     np.testing.assert_array_equal(batched_matmul(np.ones((3, 4)), np.ones((4, 2))), np.full((3, 2), 4.0))
     with pytest.raises(ValueError):
         batched_matmul(np.ones((2, 3, 4)), np.ones((2, 5, 4)))     # shape errors are numpy's own
+    with pytest.raises(ValueError):
+        _blas.mm(np.ones((2, 3)), np.ones((4, 2)))
 
 
 # ---------------------------------------------------------------- conv runs its batch in parts
-import lamina  # noqa: E402
 from lamina.nn import functional as F  # noqa: E402
 
 from helpers import gradcheck, gradgradcheck  # noqa: E402

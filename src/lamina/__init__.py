@@ -31,6 +31,9 @@ from . import data, io, metrics, nn, optim  # noqa: E402  (the layers above the 
 from . import models  # noqa: E402
 from .io import load, save  # noqa: E402
 from .summary import summary  # noqa: E402
+from .ops._blas import get_num_threads, set_num_threads  # noqa: E402
+
+get_num_threads()  # lamina takes BLAS's threads over now (see ops/_blas.py), not at its first op
 
 bool = bool_  # noqa: A001  (lamina.bool, as torch.bool)
 clip = clamp

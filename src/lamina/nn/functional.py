@@ -14,6 +14,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..ops import elementwise as E
+from ..ops._blas import mm
 from ..ops.linalg import matmul
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401
 from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
@@ -43,7 +44,7 @@ class Linear(Function):
     dx = dy @ W,  dW = dy^T @ x,  db = sum over N of dy."""
 
     def forward(self, x, w, b=None):
-        y = x @ w.T
+        y = mm(x, w.T)  # split over lamina's threads (ops/_blas.py)
         if b is not None:
             y += b
         return y

@@ -10,7 +10,7 @@ import string
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from ._blas import batched_matmul
+from ._blas import batched_matmul, mm
 from .broadcast import sum_to
 
 
@@ -34,7 +34,7 @@ class MatMul2D(Function):
     """y = a @ b for 2-D a (m, k) and b (k, n);  da = dy @ b^T,  db = a^T @ dy."""
 
     def forward(self, a, b):
-        return a @ b
+        return mm(a, b)  # NumPy: rows or columns split over lamina's threads (see _blas.py)
 
     def backward(self, gy):
         a, b = self.inputs
