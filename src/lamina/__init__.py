@@ -7,6 +7,7 @@
     loss = nn.functional.cross_entropy(model(x), y); loss.backward(); opt.step()
 """
 from . import _threads  # noqa: F401  (first: sets the OpenMP wait policy before Numba loads it)
+from . import _memory  # noqa: F401  (large arrays recycled by malloc: no page faults every step)
 from . import backend
 from .autograd import enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import (Device, Generator, bool_, promote_types, cuda_available, device, double, float16, float32, float64,
