@@ -33,8 +33,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-# A product of this many multiply-adds or fewer (per matrix) counts as "small" for batched_matmul.
-SMALL_MACS = 1 << 21
 # Below this much work in total, one thread does it all (waking another costs more).
 SPLIT_MIN_MACS = 1 << 21
 
@@ -48,6 +46,7 @@ class _Threads:
         self.count = 1        # lamina's threads: the parts an op is split into
         self.pool = None
         self.pool_pid = None
+        self.pool_size = 0
 
     def take_over(self):
         """Find the BLAS libraries, adopt their thread count, set them to one thread."""
@@ -70,9 +69,9 @@ class _Threads:
     def executor(self, workers: int) -> ThreadPoolExecutor:
         # a forked child (DataLoader workers) inherits the pool object but not its threads
         with self.lock:
-            if self.pool is None or self.pool_pid != os.getpid() or self.pool._max_workers < workers:
+            if self.pool is None or self.pool_pid != os.getpid() or self.pool_size < workers:
                 self.pool = ThreadPoolExecutor(workers, thread_name_prefix="lamina")
-                self.pool_pid = os.getpid()
+                self.pool_pid, self.pool_size = os.getpid(), workers
             return self.pool
 
 
