@@ -36,6 +36,8 @@ def _child(workload: str, framework: str, steps: int, warmup: int) -> dict:
         step = WORKLOADS[workload][framework]()
     except NotAvailable as e:
         return {"skipped": str(e)}
+    if framework != "lamina" and "lamina" in sys.modules:  # its import-time settings would skew the rival
+        raise RuntimeError(f"the {framework} builder of {workload!r} imported lamina")
     for _ in range(warmup):
         step()
     times, cpu = [], []

@@ -6,6 +6,8 @@ optimizer update) on a fixed random batch. A workload that lamina cannot build y
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 
@@ -150,10 +152,25 @@ def lstm_torch():
 
 
 def _from_models(module: str, name: str):
-    """A workload builder that lives beside the models it times (lamina.models._bench*)."""
+    """A workload builder that lives beside the models it times (lamina.models._bench*).
+
+    A PyTorch builder's file is loaded on its own, not through the ``lamina`` package: importing
+    lamina applies its process-wide thread and memory settings, which must not touch the
+    process that times PyTorch (the runner checks this).
+    """
     def build():
         import importlib
+        import importlib.util
 
+        if name.endswith("_torch"):
+            spec = importlib.util.find_spec("lamina")  # a top-level find_spec does not import it
+            if spec is None or not spec.submodule_search_locations:
+                raise NotAvailable("lamina is not installed")
+            path = os.path.join(spec.submodule_search_locations[0], "models", f"{module}.py")
+            file_spec = importlib.util.spec_from_file_location(f"_standalone_{module}", path)
+            mod = importlib.util.module_from_spec(file_spec)
+            file_spec.loader.exec_module(mod)
+            return getattr(mod, name)()
         try:
             mod = importlib.import_module(f"lamina.models.{module}")
         except ImportError as e:

@@ -12,47 +12,10 @@ from vision_parity import copy_weights, module_parity, torch
 import lamina
 from lamina.models import (MLP, VGG, BasicBlock, LeNet5, ResNet, create_model, get_model_class, list_models,
                            model_config, register_model, resnet8, resnet20, resnet32)
+from lamina.models._bench import torch_resnet
 
 
-# ---------------------------------------------------------------- the PyTorch reference ResNet
-def torch_resnet(depth=8, in_channels=3, num_classes=10, widths=(16, 32, 64)):
-    """CIFAR ResNet (option B shortcuts) in PyTorch with torchvision's attribute names."""
-    nn = torch.nn
-
-    class Block(nn.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(cout)
-            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(cout)
-            self.downsample = None
-            if stride != 1 or cin != cout:
-                self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-        def forward(self, x):
-            out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
-            return torch.relu(out + (x if self.downsample is None else self.downsample(x)))
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            n = (depth - 2) // 6
-            self.conv1 = nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(widths[0])
-            stages, cin = [], widths[0]
-            for i, w in enumerate(widths):
-                stages.append(nn.Sequential(Block(cin, w, 1 if i == 0 else 2), *[Block(w, w, 1) for _ in range(n - 1)]))
-                cin = w
-            self.layer1, self.layer2, self.layer3 = stages
-            self.fc = nn.Linear(widths[2], num_classes)
-
-        def forward(self, x):
-            x = torch.relu(self.bn1(self.conv1(x)))
-            x = self.layer3(self.layer2(self.layer1(x)))
-            return self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(x, 1), 1))
-
-    return Net()
+# the PyTorch reference ResNet is the benchmark's: same architecture, lamina's state_dict names
 
 
 def _trained_torch_resnet(depth=8, steps=3, batch=8, seed=0, **kw):
