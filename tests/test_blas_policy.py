@@ -21,7 +21,8 @@ def two_blas_threads(monkeypatch):
 SHAPES = [((8, 4, 16, 8), (8, 4, 8, 16)),      # attention-like stack
           ((5, 3, 7), (5, 7, 2)),              # odd leading size
           ((6, 1, 9, 4), (3, 4, 5)),           # broadcast batch dims
-          ((1, 6, 4, 4), (6, 4, 4)),           # leading size 1: no split
+          ((1, 6, 4, 4), (6, 4, 4)),           # leading size 1: split the next axis
+          ((1, 1, 5, 3, 2), (1, 2, 4)),        # only one axis longer than 1
           ((7, 3, 2), (2, 5)),                 # stack @ matrix
           ((4, 3), (2, 3, 4))]                 # matrix @ stack
 
@@ -165,3 +166,19 @@ def test_recurrent_in_parts_matches_one_part(two_blas_threads, monkeypatch, cls,
     whole = _rnn_run(getattr(nn, cls), x, lengths)
     for got, ref in zip(parts, whole):
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_gelu_in_parts_matches_one_part(two_blas_threads, monkeypatch):
+    monkeypatch.setattr(_blas, "SPLIT_MIN_MACS", 0)
+    x = np.random.default_rng(6).standard_normal((7, 33)).astype(np.float32)
+
+    def run():
+        xt = lamina.tensor(x, requires_grad=True)
+        y = F.gelu(xt)
+        (y * 1.5).sum().backward()
+        return y.detach().numpy(), xt.grad.numpy()
+
+    split_run = run()
+    monkeypatch.setattr(_blas, "split", lambda n, macs, min_macs=None: [(0, n)])
+    for got, ref in zip(split_run, run()):
+        np.testing.assert_array_equal(got, ref)

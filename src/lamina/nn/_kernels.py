@@ -110,3 +110,20 @@ def get(name: str, *arrays):
             k = False
         _CACHE[key] = k
     return k or None
+
+
+def apply(k, *arrays):
+    """``k(*arrays)`` for same-shape arrays, the elements split over lamina's threads (ops/_blas.py)."""
+    from ..ops import _blas
+
+    out = np.empty(arrays[0].shape, dtype=arrays[0].dtype)
+    flats = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+    flat_out = out.reshape(-1)
+    # ~20 flops an element: worth a second thread from about 100k elements
+    parts = _blas.split(flat_out.size, 20 * flat_out.size)
+
+    def part(i, lo, hi):
+        k(*(f[lo:hi] for f in flats), out=flat_out[lo:hi])
+
+    _blas.run(parts, part)
+    return out

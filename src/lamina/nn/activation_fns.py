@@ -134,7 +134,7 @@ class GELU(Function):
             return _gelu_tanh_array(x)
         k = _kernels.get("gelu", x)
         if k is not None:
-            return k(x)
+            return _kernels.apply(k, x)
         t = x.dtype.type
         return t(0.5) * x * (t(1.0) + erf_array(x * t(_SQRT_HALF)))
 
@@ -145,7 +145,7 @@ class GELU(Function):
             if self.approximate == "none":
                 k = _kernels.get("gelu_bwd", xd, g)
                 if k is not None:
-                    return Tensor._wrap(k(xd, g))
+                    return Tensor._wrap(_kernels.apply(k, xd, g))
             else:
                 return Tensor._wrap(_gelu_tanh_grad(xd, g))
         if self.approximate == "tanh":

@@ -152,22 +152,27 @@ def _numpy(*arrays) -> bool:
 
 def batched_matmul(a, b):
     """``a @ b`` for stacks of matrices (NumPy broadcasting rules), the stack split along its
-    leading batch axis over lamina's threads. Same result as ``np.matmul(a, b)``."""
+    first batch axis longer than 1 over lamina's threads. Same result as ``np.matmul(a, b)``."""
     if not _numpy(a, b) or a.ndim < 3 and b.ndim < 3 or a.ndim < 2 or b.ndim < 2:
         return a @ b
     m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     if a.shape[-1] != b.shape[-2]:
         return np.matmul(a, b)  # numpy's own error
-    parts = split(batch[0], m * k * n * int(np.prod(batch)))
+    axis = next((i for i, size in enumerate(batch) if size > 1), None)  # split the first axis longer than 1
+    if axis is None:
+        return np.matmul(a, b)
+    parts = split(batch[axis], m * k * n * int(np.prod(batch)))
     if len(parts) == 1:
         return np.matmul(a, b)
     a = np.broadcast_to(a, batch + a.shape[-2:])
     b = np.broadcast_to(b, batch + b.shape[-2:])
     out = np.empty(batch + (m, n), dtype=np.result_type(a, b))
+    lead = (slice(None),) * axis
 
     def part(i, lo, hi):
-        np.matmul(a[lo:hi], b[lo:hi], out=out[lo:hi])
+        idx = lead + (slice(lo, hi),)
+        np.matmul(a[idx], b[idx], out=out[idx])
 
     run(parts, part)
     return out
