@@ -144,7 +144,7 @@ def test_conv_in_parts_gradgradcheck(two_blas_threads, monkeypatch):
 # ---------------------------------------------------------------- recurrent layers run their batch rows in parts
 def _rnn_run(cls, x, lengths, seed=0):
     lamina.manual_seed(seed)
-    layer = cls(6, 5, num_layers=2, bidirectional=True)
+    layer = cls(6, 6, num_layers=2, bidirectional=True)  # 6 hidden units: 3 per part
     xt = lamina.tensor(x, requires_grad=True)
     out, _ = layer(xt, lengths=None if lengths is None else lamina.tensor(lengths))
     (out * lamina.tensor(np.sin(np.arange(out.numel())).reshape(out.shape).astype(x.dtype))).sum().backward()
@@ -166,6 +166,23 @@ def test_recurrent_in_parts_matches_one_part(two_blas_threads, monkeypatch, cls,
     whole = _rnn_run(getattr(nn, cls), x, lengths)
     for got, ref in zip(parts, whole):
         np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_lstm_unit_parts_run_serially_when_threads_are_busy(two_blas_threads, monkeypatch):
+    """With another op's parts running (the lock held), the unit parts of an LSTM step run on one
+    thread without their barrier, and give the same numbers."""
+    from lamina import nn
+    monkeypatch.setattr(_blas, "SPLIT_MIN_MACS", 0)
+    x = np.random.default_rng(7).standard_normal((5, 3, 6)).astype(np.float32)
+    lengths = np.array([5, 2, 4])
+    side_by_side = _rnn_run(nn.LSTM, x, lengths)
+    assert _blas._ACTIVE.acquire(blocking=False)
+    try:
+        serial = _rnn_run(nn.LSTM, x, lengths)
+    finally:
+        _blas._ACTIVE.release()
+    for got, ref in zip(serial, side_by_side):
+        np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-7)
 
 
 def test_gelu_in_parts_matches_one_part(two_blas_threads, monkeypatch):

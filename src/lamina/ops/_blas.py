@@ -111,11 +111,18 @@ def split(n: int, macs: int, min_macs: int | None = None) -> list:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
-def run(parts: list, fn) -> None:
+def run(parts: list, fn, serial=None) -> None:
     """Call ``fn(i, lo, hi)`` for each part, the parts shared out in contiguous groups over
-    lamina's threads, BLAS on one thread throughout. Exceptions propagate."""
+    lamina's threads, BLAS on one thread throughout. Exceptions propagate.
+
+    Parts that synchronise with each other (a barrier per step) must run side by side: they
+    pass ``serial``, called instead when they cannot (one part, or another op's parts running).
+    """
     libs = _T.take_over()
     if len(parts) == 1 or not _ACTIVE.acquire(blocking=False):
+        if serial is not None:
+            serial()
+            return
         for i, (lo, hi) in enumerate(parts):
             fn(i, lo, hi)
         return
@@ -125,7 +132,7 @@ def run(parts: list, fn) -> None:
         if reset:
             for lib in libs:
                 lib.set_num_threads(1)
-        workers = min(_T.count, len(parts))
+        workers = len(parts) if serial is not None else min(_T.count, len(parts))
 
         def group(g):
             for i in range(len(parts) * g // workers, len(parts) * (g + 1) // workers):

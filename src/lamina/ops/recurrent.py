@@ -20,11 +20,15 @@ Cells (gate order as PyTorch):
 ``mask`` (T, N) bool marks valid steps of padded sequences: a padded step keeps the state,
 outputs zero, and passes the state gradient straight through (so padding gets zero gradient).
 With ``reverse`` the loop runs from t = T-1 down to 0, so a sequence's reverse pass starts at
-its last valid step. On CPU the per-step cell math is a compiled kernel (``_rnn_kernels``);
+its last valid step. On CPU the per-step cell math is a compiled kernel (``_rnn_kernels``), and
+the work is split over lamina's threads (``_blas``): an LSTM by hidden units (each thread owns
+its units' rows of W_hh; one barrier per step), a GRU by batch rows;
 elsewhere the same formulas run as array code. The backward under ``create_graph=True``
 re-runs these formulas with Tensor ops, so second derivatives work.
 """
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 
@@ -189,6 +193,39 @@ def _generic_backward(ops, mode, saved, gy, gstates, w_hh, mask, reverse):
     return dxg, dstates, dw, db
 
 
+def _split_units(a, P: int):
+    """(..., N, H) -> contiguous (P, ..., N, H/P): each part's hidden units."""
+    if P == 1:
+        return np.ascontiguousarray(a)[None]
+    lead = a.shape[:-1]
+    return np.ascontiguousarray(np.moveaxis(a.reshape(lead + (P, a.shape[-1] // P)), -2, 0))
+
+
+def _join_units(a):
+    """The inverse of ``_split_units``: (P, ..., N, h) -> (..., N, P*h)."""
+    if a.shape[0] == 1:
+        return a[0]
+    return np.ascontiguousarray(np.moveaxis(a, 0, -2)).reshape(a.shape[1:-1] + (-1,))
+
+
+def _run_units(parts, loop) -> None:
+    """Run ``loop(mine, barrier)`` on one thread per unit part, side by side (they meet at a
+    barrier every step), or all parts on this thread when they cannot run side by side."""
+    if len(parts) == 1:
+        loop([0], None)
+        return
+    barrier = threading.Barrier(len(parts))
+
+    def one(p, lo, hi):
+        try:
+            loop([p], barrier)
+        except BaseException:
+            barrier.abort()  # the other threads leave their wait with BrokenBarrierError
+            raise
+
+    _blas.run(parts, one, serial=lambda: loop(list(range(len(parts))), None))
+
+
 # ---------------------------------------------------------------- the op
 class RecurrentLayer(Function):
     """(y, h_n[, c_n]) = one direction of one recurrent layer over the whole sequence.
@@ -214,8 +251,10 @@ class RecurrentLayer(Function):
     def forward(self, *arrays):
         xg, states, w, b = self._split(arrays)
         xp = backend.array_module(xg)
-        if self.mode in ("LSTM", "GRU") and K.available(xg, w, *states, *([] if b is None else [b])):
-            return self._fast_forward(xg, states, w, b)
+        if self.mode == "LSTM" and K.available(xg, w, *states):
+            return self._lstm_forward(xg, states, w)
+        if self.mode == "GRU" and K.available(xg, w, *states, b):
+            return self._gru_forward(xg, states, w, b)
         y, finals, self.saved = _generic_forward(_ArrayOps(xp), self.mode, xg, states, w, b, self.mask,
                                                  self.reverse)
         return (y, *finals)
@@ -227,8 +266,11 @@ class RecurrentLayer(Function):
             dxg, dstates, dw, db = _generic_backward(_TensorOps, self.mode, saved, gy, list(gstates), w,
                                                      self.mask, self.reverse)
         else:
-            if "fast" in self.__dict__:
-                res = self._fast_backward(gy.data, [g.data for g in gstates], w.data,
+            if "lstm_fast" in self.__dict__:
+                res = self._lstm_backward(gy.data, [g.data for g in gstates], w.data,
+                                          self.needs_input_grad[len(gstates) + 1])
+            elif "gru_fast" in self.__dict__:
+                res = self._gru_backward(gy.data, [g.data for g in gstates], w.data,
                                           self.needs_input_grad[len(gstates) + 1])
             else:
                 res = _generic_backward(_ArrayOps(gy.xp), self.mode, self.saved, gy.data,
@@ -240,106 +282,171 @@ class RecurrentLayer(Function):
         grads = [dxg, *dstates, dw] + ([db] if self.mode == "GRU" else [])
         return tuple(g if need else None for g, need in zip(grads, self.needs_input_grad))
 
-    # ------------------------------------------------------------ compiled CPU path
-    def _fast_forward(self, xg, states, w, b):
+    # ------------------------------------------------------------ compiled CPU path, LSTM: hidden units in parts
+    # Each thread owns a range of hidden units: its rows of W_hh (the four gates of its units,
+    # made contiguous by a column permutation of the gate layout), its cell updates and its
+    # columns of h. A step's product then reads only that thread's share of W_hh; the threads
+    # meet at one barrier per step (the next product needs the whole h). Splitting the batch
+    # instead was measured to gain almost nothing: each (N/2 x H) @ (H x 4H) product repacked
+    # all of W_hh, which costs as much as the arithmetic at these sizes.
+    def _unit_parts(self, T, N, H):
+        """Equal ranges of hidden units, one per thread (one range when H doesn't divide)."""
+        parts = _blas.split(H, T * N * 4 * H * H)
+        return [(0, H)] if H % len(parts) else parts
+
+    def _lstm_forward(self, xg, states, w):
+        # Per-part state lives in part-major arrays (P, T, N, h) so that every kernel argument is
+        # contiguous (the kernels do not vectorize over strided rows: 2x slower on column slices).
+        # A part's gates are columns (g, lo:hi) of the i, f, g, o layout: viewed as (N, 4, H).
+        T, N, G = xg.shape
+        H = w.shape[1]
+        dt = xg.dtype
+        parts = self._unit_parts(T, N, H)
+        P, h = len(parts), H // len(parts)
+        xg4 = xg.reshape(T, N, 4, H)
+        w4 = w.T.reshape(H, 4, H)
+        w_blocks = [np.ascontiguousarray(w4[:, :, lo:hi]).reshape(H, 4 * h) for lo, hi in parts]
+        mask, use_mask = self.mask, self.mask is not None
+        ones = np.ones(N, dtype=bool)
+        hp = np.empty((T, N, H), dt)                                   # whole states fed into step t
+        hpp, cp = np.empty((P, T, N, h), dt), np.empty((P, T, N, h), dt)
+        acts = np.empty((P, T, N, 4 * h), dt)                          # gate activations
+        aux, yp = np.empty((P, T, N, h), dt), np.empty((P, T, N, h), dt)  # tanh(c), output
+        h_n, c_n = np.empty((P, N, h), dt), np.empty((P, N, h), dt)
+        k_gates, k_out = K.get("lstm_gates"), K.get("lstm_out")
+        order = list(_order(T, self.reverse))
+        hp[order[0]] = states[0]
+        for p, (lo, hi) in enumerate(parts):
+            hpp[p, order[0]], cp[p, order[0]] = states[0][:, lo:hi], states[1][:, lo:hi]
+        scale = np.full(4 * h, -1.0, dt)
+        scale[2 * h:3 * h] = -2.0  # exp(-x) for the sigmoid gates, exp(-2x) for tanh
+
+        def loop(mine, barrier):
+            """The time loop for the unit parts ``mine``; ``barrier`` joins the other threads' loops."""
+            buf, ebuf = np.empty((N, 4 * h), dt), np.empty((N, h), dt)
+            buf4 = buf.reshape(N, 4, h)
+            with np.errstate(over="ignore"):  # exp overflow -> inf is the right limit
+                for k, t in enumerate(order):
+                    nxt = order[k + 1] if k + 1 < T else None
+                    m = mask[t] if use_mask else ones
+                    for p in mine:
+                        lo, hi = parts[p]
+                        h_out = hpp[p, nxt] if nxt is not None else h_n[p]
+                        c_out = cp[p, nxt] if nxt is not None else c_n[p]
+                        np.matmul(hp[t], w_blocks[p], out=buf)
+                        np.add(buf4, xg4[t, :, :, lo:hi], out=buf4)
+                        np.multiply(buf, scale, out=buf)
+                        np.exp(buf, out=buf)
+                        k_gates(buf, cp[p, t], m, use_mask, acts[p, t], c_out, ebuf)
+                        np.exp(ebuf, out=ebuf)
+                        k_out(ebuf, acts[p, t], hpp[p, t], m, use_mask, aux[p, t], h_out, yp[p, t])
+                        if nxt is not None:
+                            hp[nxt, :, lo:hi] = h_out  # the next product needs the whole state
+                    if barrier is not None:
+                        barrier.wait()
+
+        _run_units(parts, loop)
+        self.lstm_fast = (hp, cp, acts, aux, parts)
+        return _join_units(yp), _join_units(h_n), _join_units(c_n)
+
+    def _lstm_backward(self, gy, gstates, w, need_w: bool):
+        hp, cp, acts, aux, parts = self.lstm_fast
+        T, N, H = hp.shape
+        P, h = len(parts), H // len(parts)
+        dt = hp.dtype
+        gy_parts = _split_units(np.asarray(gy, dtype=dt), P)
+        mask, use_mask = self.mask, self.mask is not None
+        ones = np.ones(N, dtype=bool)
+        dh, dc = _split_units(np.asarray(gstates[0], dtype=dt), P), _split_units(np.asarray(gstates[1], dtype=dt), P)
+        dgp = np.empty((P, N, 4 * h), dt)     # a step's gate gradients, per part
+        dxg = np.empty((T, N, 4 * H), dt)     # all steps, i, f, g, o layout
+        dxg4 = dxg.reshape(T, N, 4, H)
+        w_blocks = [np.ascontiguousarray(w[:, lo:hi]) for lo, hi in parts]  # (4H, h): W_hh's columns of a part
+        kernel = K.get("lstm_bwd")
+
+        def loop(mine, barrier):
+            tmp = np.empty((N, h), dt)
+            for t in _order(T, not self.reverse):
+                m = mask[t] if use_mask else ones
+                for p in mine:
+                    lo, hi = parts[p]
+                    kernel(acts[p, t], aux[p, t], cp[p, t], dh[p], dc[p], gy_parts[p, t], m, use_mask, dgp[p])
+                    dxg4[t, :, :, lo:hi] = dgp[p].reshape(N, 4, h)
+                if barrier is not None:
+                    barrier.wait()  # the product below needs every part's gate gradients
+                for p in mine:
+                    np.matmul(dxg[t], w_blocks[p], out=tmp)
+                    dh[p] += tmp
+
+        _run_units(parts, loop)
+        dw = _blas.mm(dxg.reshape(-1, 4 * H).T, hp.reshape(-1, H)) if need_w else None  # sum_t dgates_t^T h_{t-1}
+        return dxg, [_join_units(dh), _join_units(dc)], dw, None
+
+    # ------------------------------------------------------------ compiled CPU path, GRU: batch rows in parts
+    def _gru_forward(self, xg, states, w, b):
         T, N, G = xg.shape
         H = w.shape[1]
         dt = xg.dtype
         xg = np.ascontiguousarray(xg)
         wt = w.T
-        lstm = self.mode == "LSTM"
         mask = self.mask
         use_mask = mask is not None
         ones = np.ones(N, dtype=bool)
         hp = np.empty((T, N, H), dt)  # hp[t]: the state fed into step t
-        cp = np.empty((T, N, H), dt) if lstm else None
         acts = np.empty((T, N, G), dt)  # gate activations
-        aux = np.empty((T, N, H), dt)  # tanh(c) for LSTM, hg_n = (h W_hh^T + b_hh)_n for GRU
+        aux = np.empty((T, N, H), dt)  # hg_n = (h W_hh^T + b_hh)_n
         y = np.empty((T, N, H), dt)
         h_n = np.empty((N, H), dt)
-        c_n = np.empty((N, H), dt) if lstm else None
-        if lstm:
-            k_gates, k_out = K.get("lstm_gates"), K.get("lstm_out")
-            scale = np.full(G, -1.0, dt)
-            scale[2 * H:3 * H] = -2.0  # exp(-x) for the sigmoid gates, exp(-2x) for tanh
-        else:
-            k_mid, k_out = K.get("gru_mid"), K.get("gru_out")
+        k_mid, k_out = K.get("gru_mid"), K.get("gru_out")
         order = list(_order(T, self.reverse))
         hp[order[0]] = states[0]
-        if lstm:
-            cp[order[0]] = states[1]
 
         def rows(_, lo, hi):
             """The whole time loop for batch rows lo:hi (sequences are independent)."""
             n = hi - lo
-            buf, ebuf = np.empty((n, G), dt), np.empty((n, H), dt)
-            erz = None if lstm else np.empty((n, 2 * H), dt)
+            buf, ebuf, erz = np.empty((n, G), dt), np.empty((n, H), dt), np.empty((n, 2 * H), dt)
             with np.errstate(over="ignore"):  # exp overflow -> inf is the right limit
                 for k, t in enumerate(order):
                     nxt = order[k + 1] if k + 1 < T else None
                     h_out = (hp[nxt] if nxt is not None else h_n)[lo:hi]
                     m = (mask[t] if use_mask else ones)[lo:hi]
-                    h_in, a_t = hp[t, lo:hi], acts[t, lo:hi]
+                    h_in, a_t, x_t = hp[t, lo:hi], acts[t, lo:hi], xg[t, lo:hi]
                     np.matmul(h_in, wt, out=buf)
-                    if lstm:
-                        c_out = (cp[nxt] if nxt is not None else c_n)[lo:hi]
-                        np.add(buf, xg[t, lo:hi], out=buf)
-                        np.multiply(buf, scale, out=buf)
-                        np.exp(buf, out=buf)
-                        k_gates(buf, cp[t, lo:hi], m, use_mask, a_t, c_out, ebuf)
-                        np.exp(ebuf, out=ebuf)
-                        k_out(ebuf, a_t, h_in, m, use_mask, aux[t, lo:hi], h_out, y[t, lo:hi])
-                    else:
-                        x_t = xg[t, lo:hi]
-                        np.add(buf, b, out=buf)
-                        np.add(buf[:, :2 * H], x_t[:, :2 * H], out=erz)
-                        np.negative(erz, out=erz)
-                        np.exp(erz, out=erz)
-                        k_mid(erz, buf, x_t, a_t, aux[t, lo:hi], ebuf)
-                        np.exp(ebuf, out=ebuf)
-                        k_out(ebuf, a_t, h_in, m, use_mask, h_out, y[t, lo:hi])
+                    np.add(buf, b, out=buf)
+                    np.add(buf[:, :2 * H], x_t[:, :2 * H], out=erz)
+                    np.negative(erz, out=erz)
+                    np.exp(erz, out=erz)
+                    k_mid(erz, buf, x_t, a_t, aux[t, lo:hi], ebuf)
+                    np.exp(ebuf, out=ebuf)
+                    k_out(ebuf, a_t, h_in, m, use_mask, h_out, y[t, lo:hi])
 
-        # the batch's rows in parts, one per BLAS thread, each looping over time on its own core
+        # the batch's rows in parts, one per thread, each looping over time on its own core
         _blas.run(_blas.split(N, T * N * G * H), rows)
-        self.fast = (hp, cp, acts, aux)
-        return (y, h_n, c_n) if lstm else (y, h_n)
+        self.gru_fast = (hp, acts, aux)
+        return y, h_n
 
-    def _fast_backward(self, gy, gstates, w, need_w: bool):
-        hp, cp, acts, aux = self.fast
+    def _gru_backward(self, gy, gstates, w, need_w: bool):
+        hp, acts, aux = self.gru_fast
         T, N, H = hp.shape
         dt = hp.dtype
         gy = np.ascontiguousarray(gy, dtype=dt)
-        use_mask = self.mask is not None
+        mask, use_mask = self.mask, self.mask is not None
         ones = np.ones(N, dtype=bool)
         dh = np.array(gstates[0], dtype=dt, order="C")
-        dxg = np.empty(acts.shape, dt)
-        lstm = self.mode == "LSTM"
-        if lstm:
-            kernel = K.get("lstm_bwd")
-            dc = np.array(gstates[1], dtype=dt, order="C")
-            drec = dxg
-        else:
-            kernel = K.get("gru_bwd")
-            drec = np.empty(acts.shape, dt)
-        mask = self.mask
+        dxg, drec = np.empty(acts.shape, dt), np.empty(acts.shape, dt)
+        kernel = K.get("gru_bwd")
 
         def rows(_, lo, hi):
             """Backpropagation through time for batch rows lo:hi."""
             tmp, dh_r = np.empty((hi - lo, H), dt), dh[lo:hi]
             for t in _order(T, not self.reverse):
                 m = (mask[t] if use_mask else ones)[lo:hi]
-                if lstm:
-                    kernel(acts[t, lo:hi], aux[t, lo:hi], cp[t, lo:hi], dh_r, dc[lo:hi], gy[t, lo:hi], m, use_mask,
-                           dxg[t, lo:hi])
-                else:
-                    kernel(acts[t, lo:hi], aux[t, lo:hi], hp[t, lo:hi], dh_r, gy[t, lo:hi], m, use_mask,
-                           dxg[t, lo:hi], drec[t, lo:hi])
+                kernel(acts[t, lo:hi], aux[t, lo:hi], hp[t, lo:hi], dh_r, gy[t, lo:hi], m, use_mask,
+                       dxg[t, lo:hi], drec[t, lo:hi])
                 np.matmul(drec[t, lo:hi], w, out=tmp)
                 dh_r += tmp
 
         _blas.run(_blas.split(N, T * N * acts.shape[-1] * H), rows)
         flat = drec.reshape(-1, acts.shape[-1])
-        dw = flat.T @ hp.reshape(-1, H) if need_w else None  # sum over steps of dgates_t^T h_{t-1}
-        if lstm:
-            return dxg, [dh, dc], dw, None
+        dw = _blas.mm(flat.T, hp.reshape(-1, H)) if need_w else None  # sum over steps of dgates_t^T h_{t-1}
         return dxg, [dh], dw, flat.sum(0)
