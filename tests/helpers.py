@@ -92,12 +92,12 @@ def _numeric_grad(loss, tensors, idx, eps):
     with lamina.no_grad():
         for _ in it:
             i = it.multi_index
-            orig = x.data[i]
-            x.data[i] = orig + eps
+            orig = x.array[i]
+            x.array[i] = orig + eps
             fp = loss(*tensors).item()
-            x.data[i] = orig - eps
+            x.array[i] = orig - eps
             fm = loss(*tensors).item()
-            x.data[i] = orig
+            x.array[i] = orig
             g[i] = (fp - fm) / (2 * eps)
     return g
 
@@ -113,7 +113,7 @@ def gradcheck(fn, *arrays, eps=1e-6, atol=1e-6, rtol=1e-5):
     analytic = lamina.grad(loss(*tensors), [tensors[i] for i in floats], allow_unused=True)
     for i, ga in zip(floats, analytic):
         gn = _numeric_grad(loss, tensors, i, eps)
-        ga = np.zeros_like(gn) if ga is None else ga.data
+        ga = np.zeros_like(gn) if ga is None else ga.array
         np.testing.assert_allclose(ga, gn, atol=atol, rtol=rtol, err_msg=f"gradient of input {i} differs from finite differences")
     return True
 

@@ -19,7 +19,7 @@ def test_add_of_two_leaves_gives_independent_grad_arrays():
     a = lamina.tensor([1.0, 2.0], requires_grad=True)
     b = lamina.tensor([3.0, 4.0], requires_grad=True)
     (a + b).sum().backward()
-    a.grad.data *= 10  # must not change b.grad
+    a.grad.array *= 10  # must not change b.grad
     np.testing.assert_allclose(b.grad.numpy(), [1.0, 1.0])
 
 

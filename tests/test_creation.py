@@ -45,7 +45,7 @@ def test_tensor_copies_its_data():
     assert t.tolist() == [1.0, 2.0]
     src = lamina.tensor([1.0, 2.0], requires_grad=True)
     c = lamina.tensor(src)
-    assert not np.shares_memory(c.data, src.data) and not c.requires_grad and c.is_leaf
+    assert not np.shares_memory(c.array, src.array) and not c.requires_grad and c.is_leaf
     nested = lamina.tensor([lamina.tensor(1.0), lamina.tensor(2.0)])
     assert nested.tolist() == [1.0, 2.0]
 
@@ -160,10 +160,10 @@ def test_full_like_casts_the_fill_to_the_dtype():
 def test_random_shapes_dtypes_and_ranges():
     r = lamina.rand(100, 50)
     assert r.shape == (100, 50) and r.dtype == lamina.float32
-    assert r.data.min() >= 0.0 and r.data.max() < 1.0
+    assert r.array.min() >= 0.0 and r.array.max() < 1.0
     assert lamina.rand((3, 4)).shape == (3, 4) and lamina.randn(3, dtype=lamina.float64).dtype == lamina.float64
     i = lamina.randint(-3, 5, (1000,))
-    assert i.dtype == lamina.int64 and i.data.min() == -3 and i.data.max() == 4
+    assert i.dtype == lamina.int64 and i.array.min() == -3 and i.array.max() == 4
     assert lamina.randint(10, (2, 3)).shape == (2, 3) and lamina.randint(0, 2, size=4).shape == (4,)
     assert lamina.randint(low=0, high=3, size=(2,), dtype=lamina.int32).dtype == lamina.int32
     p = lamina.randperm(10)
@@ -183,14 +183,14 @@ def test_random_shapes_dtypes_and_ranges():
 
 def test_random_moments():
     n = 40000
-    u, z = lamina.rand(n).data, lamina.randn(n).data
+    u, z = lamina.rand(n).array, lamina.randn(n).array
     assert abs(u.mean() - 0.5) < 0.01 and abs(u.var() - 1 / 12) < 0.005
     assert abs(z.mean()) < 0.02 and abs(z.std() - 1.0) < 0.02
-    g = lamina.normal(3.0, 2.0, (n,)).data
+    g = lamina.normal(3.0, 2.0, (n,)).array
     assert abs(g.mean() - 3.0) < 0.05 and abs(g.std() - 2.0) < 0.05
-    b = lamina.bernoulli(lamina.full((n,), 0.3)).data
+    b = lamina.bernoulli(lamina.full((n,), 0.3)).array
     assert set(np.unique(b)) <= {0.0, 1.0} and abs(b.mean() - 0.3) < 0.01
-    counts = np.bincount(lamina.randint(0, 4, (n,)).data, minlength=4) / n
+    counts = np.bincount(lamina.randint(0, 4, (n,)).array, minlength=4) / n
     np.testing.assert_allclose(counts, 0.25, atol=0.01)
 
 

@@ -544,11 +544,11 @@ def test_cast_gradients_flow_back_in_the_original_dtype():
 def test_clone_copies_and_passes_gradient_detach_shares():
     x = lamina.tensor([1.0, 2.0], requires_grad=True)
     c = x.clone()
-    assert c.data is not x.data and c.grad_fn is not None
+    assert c.array is not x.array and c.grad_fn is not None
     (c * 3.0).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
     d = x.detach()
-    assert not d.requires_grad and d.grad_fn is None and np.shares_memory(d.data, x.data)
+    assert not d.requires_grad and d.grad_fn is None and np.shares_memory(d.array, x.array)
 
 
 def test_reciprocal_and_rsqrt_of_integers_are_float():

@@ -263,12 +263,12 @@ def test_setitem_second_derivative():
 def test_setitem_without_grad_is_in_place_and_views_see_it():
     x = lamina.zeros(3, 4)
     row = x[1]
-    buf = x.data
+    buf = x.array
     x[1, 2] = 5.0
     x[0] = lamina.tensor([1.0, 2.0, 3.0, 4.0])
     x[:, 0] = np.array([7.0, 8.0, 9.0])
     x[x > 8.5] = -1.0
-    assert x.data is buf and row[2].item() == 5.0
+    assert x.array is buf and row[2].item() == 5.0
     ref = np.zeros((3, 4))
     ref[1, 2], ref[0], ref[:, 0] = 5.0, [1, 2, 3, 4], [7, 8, 9]
     ref[ref > 8.5] = -1.0

@@ -253,7 +253,7 @@ def test_scalar_input_and_empty_dim_tuple():
     assert s.argmax(0).item() == 0 and s.argmax(keepdim=True).shape == ()
     x = lamina.tensor(M.astype(np.float32))
     np.testing.assert_allclose(x.sum(()).numpy(), M.sum(), rtol=1e-5)
-    assert isinstance(x.sum().data, np.ndarray)  # full reductions hold arrays, not NumPy scalars
+    assert isinstance(x.sum().array, np.ndarray)  # full reductions hold arrays, not NumPy scalars
 
 
 # ---------------------------------------------------------------- hypothesis: shapes x dims x keepdim

@@ -120,7 +120,7 @@ def test_detach_and_detach_():
     x = lamina.ones(2, requires_grad=True)
     y = x * 3.0
     d = y.detach()
-    assert not d.requires_grad and d.is_leaf and np.shares_memory(d.data, y.data)
+    assert not d.requires_grad and d.is_leaf and np.shares_memory(d.array, y.array)
     y.detach_()
     assert not y.requires_grad and y.grad_fn is None
 
@@ -135,7 +135,7 @@ def test_to_dtype_gradients_flow_back_in_the_original_dtype():
     assert x.to("cpu") is x and x.to(dtype=lamina.float32) is x
     assert x.to(lamina.ones(1, dtype=lamina.float16)).dtype == lamina.float16
     c = x.to(copy=True)
-    assert c is not x and c.data is not x.data
+    assert c is not x and c.array is not x.array
 
 
 # ---------------------------------------------------------------- in-place ops
@@ -245,12 +245,12 @@ def test_uniform_and_normal_fill_are_seeded():
     lamina.manual_seed(3)
     b = lamina.empty(1000).uniform_(-2.0, -1.0)
     assert a.tolist() == b.tolist() and a.dtype == lamina.float32
-    assert -2.0 <= a.data.min() and a.data.max() < -1.0
+    assert -2.0 <= a.array.min() and a.array.max() < -1.0
     g = lamina.Generator().manual_seed(7)
     c = lamina.empty(5, dtype=lamina.float64).normal_(1.0, 0.0, generator=g)
     assert c.tolist() == [1.0] * 5 and c.dtype == lamina.float64
     n = lamina.empty(20000).normal_(2.0, 0.5)
-    assert abs(n.data.mean() - 2.0) < 0.02 and abs(n.data.std() - 0.5) < 0.02
+    assert abs(n.array.mean() - 2.0) < 0.02 and abs(n.array.std() - 0.5) < 0.02
     with pytest.raises(TypeError, match="floating"):
         lamina.zeros(2, dtype=lamina.int64).uniform_()
 

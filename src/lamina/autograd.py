@@ -17,6 +17,7 @@ flows along: the producing node and output slot of each input, or the leaf tenso
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 
 class _GradState(threading.local):
@@ -117,10 +118,16 @@ class Function:
         return type(self).__name__
 
     def __call__(self, *inputs):
-        out = self.forward(*[t.data for t in inputs])
+        if _state.enabled:
+            for t in inputs:
+                v = t._view
+                if v is not None and v.ver != t._vc[0]:
+                    sync_view(t)  # its base changed in place since: take the base's new history
+        out = self.forward(*[t.array for t in inputs])
         wrap = Tensor._wrap
         if not (_state.enabled and any(t._requires_grad for t in inputs)):
             return tuple([wrap(o) for o in out]) if isinstance(out, tuple) else wrap(out)
+        self.seq = next(_sequence)
         multi = isinstance(out, tuple)
         outs = out if multi else (out,)
         needs = tuple([t._requires_grad for t in inputs])
@@ -132,16 +139,16 @@ class Function:
             for t in inputs
         )
         if self.saves_inputs:
-            self.versions = tuple(t._version for t in inputs)
+            self.versions = tuple([t._vc[0] for t in inputs])
         self.out_meta = tuple((o.shape, o.dtype) for o in outs)
         for i, r in enumerate(results):
-            if r.data.dtype.kind in "fc":
+            if r.array.dtype.kind in "fc":
                 r._requires_grad = True
                 r._ctx = self
                 r._out_idx = i
         if self.keep_outputs:
             self.outputs = results
-            self.output_versions = tuple(r._version for r in results)
+            self.output_versions = tuple([r._vc[0] for r in results])
         return results if multi else results[0]
 
     def _check_saved(self):
@@ -168,12 +175,37 @@ class Function:
         """Free what the forward saved (the graph can no longer be walked through this node)."""
         self.inputs = None
         self.outputs = None
-        for k in [k for k in self.__dict__ if k not in ("edges", "needs_input_grad", "out_meta")]:
+        for k in [k for k in self.__dict__ if k not in ("edges", "needs_input_grad", "out_meta", "seq")]:
             self.__dict__.pop(k)
         self.__dict__["_released"] = True
 
 
+_sequence = itertools.count()  # nodes are numbered in the order they are recorded
+
 Tensor = None  # bound by tensor.py once the class exists (tensor.py imports this module)
+
+
+class ViewOf:
+    """What makes a tensor a view: its root ``base`` and ``fn`` with ``fn(base)`` giving the view
+    again (a composition of view ops, replayed to give the view the base's current history);
+    ``ver`` is the version of the shared memory when the view's node was last taken."""
+
+    __slots__ = ("base", "fn", "ver")
+
+    def __init__(self, base, fn, ver):
+        self.base, self.fn, self.ver = base, fn, ver
+
+
+def sync_view(t) -> None:
+    """Give the view ``t`` the history of its base as it is now (after in-place changes to the
+    base or to another view of it), as PyTorch regenerates a view's grad_fn."""
+    v = t._view
+    if v.ver == t._vc[0] or not _state.enabled:
+        return
+    v.ver = t._vc[0]
+    if v.base._requires_grad:
+        r = v.fn(v.base)
+        t._ctx, t._out_idx, t._requires_grad = r._ctx, r._out_idx, r._requires_grad
 
 
 def bind_tensor_class(cls) -> None:
@@ -303,12 +335,12 @@ def run_backward(outputs, grad_outputs, *, retain_graph=False, create_graph=Fals
             if not accumulate_into_grad:
                 continue
             if leaf.grad is None:
-                if id(g.data) in handed or not getattr(g.data.flags, "writeable", True):
-                    g = Tensor._wrap(g.data.copy()) if not create_graph else g.clone()
+                if id(g.array) in handed or not getattr(g.array.flags, "writeable", True):
+                    g = Tensor._wrap(g.array.copy()) if not create_graph else g.clone()
                 leaf.grad = g
             else:
-                leaf.grad = leaf.grad + g if create_graph else Tensor._wrap(leaf.grad.data + g.data)
-            handed.add(id(leaf.grad.data))
+                leaf.grad = leaf.grad + g if create_graph else Tensor._wrap(leaf.grad.array + g.array)
+            handed.add(id(leaf.grad.array))
 
     if inputs is None:
         return None
@@ -338,7 +370,7 @@ def _seed_gradients(outputs, grad_outputs):
     for i, out in enumerate(outputs):
         g = grad_outputs[i] if grad_outputs is not None else None
         if g is None:
-            if out.data.size != 1:
+            if out.array.size != 1:
                 raise RuntimeError(
                     f"grad can be implicitly created only for scalar outputs, but the output has shape "
                     f"{out.shape}; pass gradient= (a tensor of that shape) to backward")

@@ -22,12 +22,14 @@ class Tensor:
     >>> (x * x).sum().backward(); x.grad      # tensor([[2., 4.]])
     """
 
-    __slots__ = ("data", "grad", "_requires_grad", "_ctx", "_out_idx", "_hooks", "_version", "__weakref__")
+    # ``array`` is the raw xp array; ``_vc`` the version counter, a one-element list shared by every
+    # alias of the same memory (views, ``detach()``); ``_view`` is set on views made in grad mode
+    __slots__ = ("array", "grad", "_requires_grad", "_ctx", "_out_idx", "_hooks", "_vc", "_view", "__weakref__")
     __array_priority__ = 1000  # make ndarray <op> Tensor defer to Tensor's reflected operators
 
     def __init__(self, data, dtype=None, requires_grad=False, device=None):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         given = type(data).__name__
         dtype = backend.as_dtype(dtype)
         dev = backend.Device(device) if device is not None else None
@@ -45,13 +47,14 @@ class Tensor:
         if arr.dtype.kind in "OUSV":
             raise TypeError(f"cannot make a tensor from {given} of dtype {arr.dtype}: "
                             "expected numbers (nested lists of int/float/bool, or a numeric array)")
-        self.data = arr
+        self.array = arr
         self.grad = None
         self._requires_grad = False
         self._ctx = None
         self._out_idx = 0
         self._hooks = None
-        self._version = 0
+        self._vc = [0]
+        self._view = None
         if requires_grad:
             self.requires_grad = True
 
@@ -61,25 +64,63 @@ class Tensor:
         if isinstance(array, _np_scalar):  # NumPy ufuncs turn 0-d arrays into scalars: keep an array
             array = np.asarray(array)
         t = _new(Tensor)
-        t.data = array
+        t.array = array
         t.grad = None
         t._requires_grad = False
         t._ctx = None
         t._out_idx = 0
         t._hooks = None
-        t._version = 0
+        t._vc = [0]
+        t._view = None
         return t
 
     # ------------------------------------------------------------ attributes
     @property
+    def data(self) -> "Tensor":
+        """PyTorch's ``.data``: a tensor sharing this one's memory, cut from the graph, with its own
+        version counter (so ``p.data.add_(u)`` updates ``p`` without autograd noticing).
+        ``.array`` is the raw xp array; ``.numpy()`` the public way out to NumPy."""
+        return Tensor._wrap(self.array)
+
+    @data.setter
+    def data(self, value) -> None:
+        """``p.data = t`` makes ``p`` use ``t``'s memory (any shape), keeping ``p``'s identity."""
+        if isinstance(value, Tensor):
+            arr = value.array
+        else:
+            arr = self.xp.asarray(value)
+        if arr.dtype != self.array.dtype and (self._requires_grad and arr.dtype.kind not in "fc"):
+            raise RuntimeError(f"data: cannot assign a {arr.dtype} tensor to a tensor that requires grad")
+        self.array = arr
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's memory has seen (shared with its aliases)."""
+        return self._vc[0]
+
+    @_version.setter
+    def _version(self, value: int) -> None:
+        self._vc[0] = value
+
+    @property
+    def _base(self):
+        """The tensor this one is a view of (None if it is not a view recorded in grad mode)."""
+        return None if self._view is None else self._view.base
+
+    def _is_view(self) -> bool:
+        return self._view is not None
+
+    @property
     def requires_grad(self) -> bool:
+        if self._view is not None:
+            _autograd.sync_view(self)
         return self._requires_grad
 
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
-        if flag and self.data.dtype.kind not in "fc":
+        if flag and self.array.dtype.kind not in "fc":
             raise RuntimeError(
-                f"only floating point tensors can require gradients (this tensor is {self.data.dtype}); "
+                f"only floating point tensors can require gradients (this tensor is {self.array.dtype}); "
                 "convert it first, e.g. x.float()")
         if not flag and self._ctx is not None:
             raise RuntimeError("you can only change requires_grad of leaf tensors; use .detach() for a non-leaf")
@@ -91,75 +132,84 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
+        if self._view is not None:
+            _autograd.sync_view(self)
         return self._ctx is None
 
     @property
     def grad_fn(self):
+        if self._view is not None:
+            _autograd.sync_view(self)
         return self._ctx
 
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self.array.shape
 
     def size(self, dim: int | None = None):
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def element_size(self) -> int:
-        return self.data.itemsize
+        return self.array.itemsize
 
     @property
     def nbytes(self) -> int:
-        return int(self.data.nbytes)
+        return int(self.array.nbytes)
 
     @property
     def xp(self):
         """The array module (numpy or cupy) that holds this tensor's data."""
-        return backend.array_module(self.data)
+        return backend.array_module(self.array)
 
     @property
     def device(self) -> backend.Device:
-        return backend.device_of(self.data)
+        return backend.device_of(self.array)
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return self.array.dtype.kind == "f"
 
     # ------------------------------------------------------------ conversion
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item(): only a tensor with one element can be converted to a Python number, got shape {self.shape}")
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def numpy(self):
         if self._requires_grad:
             raise RuntimeError("Can't call numpy() on a tensor that requires grad; use tensor.detach().numpy()")
-        return backend.to_device(self.data, backend.cpu)
+        return backend.to_device(self.array, backend.cpu)
 
     def tolist(self):
-        return backend.to_device(self.data, backend.cpu).tolist()
+        return backend.to_device(self.array, backend.cpu).tolist()
 
     def __array__(self, dtype=None, copy=None):
-        arr = backend.to_device(self.data, backend.cpu)
+        arr = backend.to_device(self.array, backend.cpu)
         return arr if dtype is None else arr.astype(dtype)
 
     def detach(self) -> "Tensor":
-        """A tensor sharing this one's data, cut from the graph."""
-        return Tensor._wrap(self.data)
+        """A tensor sharing this one's memory and version counter, cut from the graph: an in-place
+        change through it is caught by any backward that needs the old values."""
+        t = Tensor._wrap(self.array)
+        t._vc = self._vc
+        return t
 
     def detach_(self) -> "Tensor":
+        if self._view is not None:
+            raise RuntimeError("detach_(): can't detach a view in place; use detach() instead")
         self._ctx = None
         self._requires_grad = False
         return self
@@ -264,19 +314,19 @@ class Tensor:
 
     # ------------------------------------------------------------ python protocol
     def __len__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self.array.shape[0]))
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
-        return bool(self.data)
+        if self.array.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.array.size} elements is ambiguous")
+        return bool(self.array)
 
     def __float__(self):
         return float(self.item())
@@ -285,7 +335,7 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self.array.dtype.kind not in "iub" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
@@ -293,7 +343,7 @@ class Tensor:
         return id(self)
 
     def __repr__(self):
-        arr = backend.to_device(self.data, backend.cpu)
+        arr = backend.to_device(self.array, backend.cpu)
         fixed = arr.dtype.kind == "f" and arr.size and not np.all(np.mod(arr[np.isfinite(arr)], 1) == 0)
         body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
                                floatmode="fixed" if fixed else "maxprec")  # 1.5 -> 1.5000, as torch
@@ -343,29 +393,29 @@ class Tensor:
     def __invert__(self): return _E.bitwise_not(self)
 
     # in place: allowed under no_grad or on tensors outside any graph
-    def __iadd__(self, other): return _E.inplace(self, _E.add, other)
-    def __isub__(self, other): return _E.inplace(self, _E.sub, other)
-    def __imul__(self, other): return _E.inplace(self, _E.mul, other)
-    def __itruediv__(self, other): return _E.inplace(self, _E.div, other)
-    def __ifloordiv__(self, other): return _E.inplace(self, _E.floordiv, other)
-    def __imod__(self, other): return _E.inplace(self, _E.remainder, other)
-    def __ipow__(self, other): return _E.inplace(self, _E.pow, other)
-    def add_(self, other, alpha=1): return _E.inplace(self, _E.add, other if alpha == 1 else other * alpha)
-    def sub_(self, other, alpha=1): return _E.inplace(self, _E.sub, other if alpha == 1 else other * alpha)
-    def mul_(self, other): return _E.inplace(self, _E.mul, other)
-    def div_(self, other): return _E.inplace(self, _E.div, other)
-    def pow_(self, other): return _E.inplace(self, _E.pow, other)
-    def neg_(self): return _E.inplace(self, _E.neg)
-    def exp_(self): return _E.inplace(self, _E.exp)
-    def sqrt_(self): return _E.inplace(self, _E.sqrt)
-    def relu_(self): return _E.inplace(self, _E.relu)
-    def sigmoid_(self): return _E.inplace(self, _E.sigmoid)
-    def tanh_(self): return _E.inplace(self, _E.tanh)
-    def clamp_(self, min=None, max=None): return _E.inplace(self, _E.clamp, min, max)
+    def __iadd__(self, other): return _IP.inplace(self, _E.add, other)
+    def __isub__(self, other): return _IP.inplace(self, _E.sub, other)
+    def __imul__(self, other): return _IP.inplace(self, _E.mul, other)
+    def __itruediv__(self, other): return _IP.inplace(self, _E.div, other)
+    def __ifloordiv__(self, other): return _IP.inplace(self, _E.floordiv, other)
+    def __imod__(self, other): return _IP.inplace(self, _E.remainder, other)
+    def __ipow__(self, other): return _IP.inplace(self, _E.pow, other)
+    def add_(self, other, alpha=1): return _IP.inplace(self, _E.add, other if alpha == 1 else other * alpha)
+    def sub_(self, other, alpha=1): return _IP.inplace(self, _E.sub, other if alpha == 1 else other * alpha)
+    def mul_(self, other): return _IP.inplace(self, _E.mul, other)
+    def div_(self, other): return _IP.inplace(self, _E.div, other)
+    def pow_(self, other): return _IP.inplace(self, _E.pow, other)
+    def neg_(self): return _IP.inplace(self, _E.neg)
+    def exp_(self): return _IP.inplace(self, _E.exp)
+    def sqrt_(self): return _IP.inplace(self, _E.sqrt)
+    def relu_(self): return _IP.inplace(self, _E.relu)
+    def sigmoid_(self): return _IP.inplace(self, _E.sigmoid)
+    def tanh_(self): return _IP.inplace(self, _E.tanh)
+    def clamp_(self, min=None, max=None): return _IP.inplace(self, _E.clamp, min, max)
     clip_ = clamp_
-    def copy_(self, src): return _E.inplace(self, lambda a, b: _E.expand_copy(b, a), src, name="copy")
-    def zero_(self): return _E.fill_(self, 0)
-    def fill_(self, value): return _E.fill_(self, value)
+    def copy_(self, src): return _IP.inplace(self, lambda a, b: _E.expand_copy(b, a), src, name="copy")
+    def zero_(self): return _IP.fill_(self, 0)
+    def fill_(self, value): return _IP.fill_(self, value)
 
     def add(self, other, alpha=1): return _E.add(self, other if alpha == 1 else other * alpha)
     def sub(self, other, alpha=1): return _E.sub(self, other if alpha == 1 else other * alpha)
@@ -414,11 +464,11 @@ class Tensor:
     def bitwise_and(self, other): return _E.bitwise_and(self, other)
     def bitwise_or(self, other): return _E.bitwise_or(self, other)
     def bitwise_xor(self, other): return _E.bitwise_xor(self, other)
-    def equal(self, other): return self.shape == other.shape and bool((self.data == other.data).all())
+    def equal(self, other): return self.shape == other.shape and bool((self.array == other.array).all())
     def isclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False):
-        other = _E.as_tensor_like(other, self).data
-        return Tensor._wrap(self.xp.isclose(self.data, other, rtol=rtol, atol=atol, equal_nan=equal_nan))
-    def allclose(self, other, rtol=1e-5, atol=1e-8): return bool(self.xp.allclose(self.data, other.data, rtol=rtol, atol=atol))
+        other = _E.as_tensor_like(other, self).array
+        return Tensor._wrap(self.xp.isclose(self.array, other, rtol=rtol, atol=atol, equal_nan=equal_nan))
+    def allclose(self, other, rtol=1e-5, atol=1e-8): return bool(self.xp.allclose(self.array, other.array, rtol=rtol, atol=atol))
 
     # ------------------------------------------------------------ reductions
     def sum(self, dim=None, keepdim=False, dtype=None): return _R.sum(self, dim, keepdim, dtype=dtype)
@@ -472,7 +522,7 @@ class Tensor:
     def split(self, split_size_or_sections, dim=0): return _S.split(self, split_size_or_sections, dim)
     def chunk(self, chunks, dim=0): return _S.chunk(self, chunks, dim)
     def contiguous(self): return _S.contiguous(self)
-    def is_contiguous(self): return bool(self.data.flags.c_contiguous)
+    def is_contiguous(self): return bool(self.array.flags.c_contiguous)
 
     # ------------------------------------------------------------ indexing
     def __getitem__(self, index): return _I.getitem(self, index)
@@ -482,11 +532,11 @@ class Tensor:
     def scatter_add(self, dim, index, src): return _I.scatter_add(self, dim, index, src)
     def index_select(self, dim, index): return _I.index_select(self, dim, index)
     def masked_fill(self, mask, value): return _I.masked_fill(self, mask, value)
-    def masked_fill_(self, mask, value): return _E.inplace(self, lambda a: _I.masked_fill(a, mask, value))
+    def masked_fill_(self, mask, value): return _IP.inplace(self, lambda a: _I.masked_fill(a, mask, value))
 
     # ------------------------------------------------------------ random fill (init helpers)
-    def uniform_(self, a=0.0, b=1.0, generator=None): return _E.fill_random_(self, "uniform", a, b, generator)
-    def normal_(self, mean=0.0, std=1.0, generator=None): return _E.fill_random_(self, "normal", mean, std, generator)
+    def uniform_(self, a=0.0, b=1.0, generator=None): return _IP.fill_random_(self, "uniform", a, b, generator)
+    def normal_(self, mean=0.0, std=1.0, generator=None): return _IP.fill_random_(self, "normal", mean, std, generator)
 
 
 class _RemovableHandle:
@@ -509,6 +559,7 @@ _autograd.bind_tensor_class(Tensor)
 from .ops import creation as _C  # noqa: E402
 from .ops import elementwise as _E  # noqa: E402
 from .ops import index as _I  # noqa: E402
+from .ops import inplace as _IP  # noqa: E402
 from .ops import linalg as _L  # noqa: E402
 from .ops import reduce as _R  # noqa: E402
 from .ops import shape as _S  # noqa: E402

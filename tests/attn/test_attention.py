@@ -348,7 +348,7 @@ def test_mha_gradcheck_tiny():
     lamina.manual_seed(0)
     m = MultiheadAttention(4, 2, batch_first=True).double()
     for p in m.parameters():  # non-zero biases so their gradients are exercised
-        p.data[...] = rng(9).standard_normal(p.shape)
+        p.array[...] = rng(9).standard_normal(p.shape)
     q, kv = _x((2, 3, 4)), _x((2, 2, 4), 2)
     kpm = np.array([[False, True], [False, False]])
     gradcheck(lambda q, kv: m(q, kv, kv, key_padding_mask=lamina.tensor(kpm))[0], q, kv)
@@ -367,12 +367,12 @@ def test_mha_gradcheck_tiny():
         num = np.zeros(p.shape)
         with lamina.no_grad():
             for i in np.ndindex(p.shape):
-                orig = p.data[i]
-                p.data[i] = orig + eps
+                orig = p.array[i]
+                p.array[i] = orig + eps
                 fp = loss().item()
-                p.data[i] = orig - eps
+                p.array[i] = orig - eps
                 fm = loss().item()
-                p.data[i] = orig
+                p.array[i] = orig
                 num[i] = (fp - fm) / (2 * eps)
         np.testing.assert_allclose(_np(p.grad), num, atol=1e-6, rtol=1e-5, err_msg=name)
 

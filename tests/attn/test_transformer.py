@@ -183,7 +183,7 @@ def test_stack_layers_are_independent_deep_copies():
     ws = [m.self_attn.in_proj_weight for m in enc.layers]
     assert len({id(w) for w in ws}) == 3 and all(w is not layer.self_attn.in_proj_weight for w in ws)
     np.testing.assert_array_equal(ws[0].detach().numpy(), ws[2].detach().numpy())  # copies, same values
-    ws[0].data[...] = 0
+    ws[0].array[...] = 0
     assert not np.all(ws[1].detach().numpy() == 0)
     assert len(list(enc.parameters())) == 3 * len(list(layer.parameters()))
 

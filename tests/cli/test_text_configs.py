@@ -54,7 +54,7 @@ def test_token_loss_and_metric_flatten_every_position():
     loss = TokenLoss(lamina.nn.CrossEntropyLoss())((lamina.tensor(logits), None), lamina.tensor(y))
     flat = logits.reshape(-1, 7)
     want = np.mean(np.log(np.exp(flat).sum(1)) - flat[np.arange(15), y.ravel()])
-    np.testing.assert_allclose(float(loss.data), want, rtol=1e-5)
+    np.testing.assert_allclose(float(loss.array), want, rtol=1e-5)
     m = TokenMetric("accuracy")
     m.update((lamina.tensor(logits), None), y)
     assert m.compute() == pytest.approx(np.mean(flat.argmax(1) == y.ravel()))

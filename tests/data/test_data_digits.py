@@ -19,7 +19,7 @@ def test_load_digits_shapes_ranges_dtypes():
     xi, _ = load_digits(as_images=True, as_numpy=True)
     assert isinstance(xi, np.ndarray) and xi.shape == (1797, 1, 8, 8)
     np.testing.assert_array_equal(xi.reshape(1797, 64), x.numpy())
-    x.data[0] = 5  # callers get their own copy
+    x.array[0] = 5  # callers get their own copy
     assert load_digits()[0].numpy().max() == 1.0
 
 

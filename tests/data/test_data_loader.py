@@ -174,7 +174,7 @@ def test_fast_path_through_subset_and_tensors_attribute():
 def test_fast_path_batches_are_copies():
     x = np.zeros((4, 2), dtype=np.float32)
     b = next(iter(DataLoader(TensorDataset(x), batch_size=4)))[0]
-    b.data += 1
+    b.array += 1
     assert x.sum() == 0
 
 

@@ -15,7 +15,7 @@ def model():
     # larger weights than GPT-2's init, so the distributions are peaked and the tests see real choices
     for p in m.parameters():
         if p.ndim == 2:
-            p.data *= 8.0
+            p.array *= 8.0
     return m
 
 

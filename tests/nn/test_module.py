@@ -109,7 +109,7 @@ def test_state_dict_keys_and_round_trip():
     assert list(tnet.state_dict()) == list(sd)
     # values share memory (detached) with the module
     assert not sd["block.fc.weight"].requires_grad
-    assert np.shares_memory(sd["block.fc.weight"].data, net.block.fc.weight.data)
+    assert np.shares_memory(sd["block.fc.weight"].array, net.block.fc.weight.array)
     # round trip: load torch's numbers (as numpy) then lamina's back
     other = Net()
     res = other.load_state_dict({k: v.numpy() for k, v in tnet.state_dict().items()})
@@ -186,7 +186,7 @@ def test_zero_grad_requires_grad_apply():
     net(lamina.randn(4, 3)).sum().backward()
     assert all(p.grad is not None for p in net.parameters())
     net.zero_grad(set_to_none=False)
-    assert all(float(np.abs(p.grad.data).sum()) == 0 for p in net.parameters())
+    assert all(float(np.abs(p.grad.array).sum()) == 0 for p in net.parameters())
     net.zero_grad()
     assert all(p.grad is None for p in net.parameters())
     net.block.requires_grad_(False)
@@ -242,7 +242,7 @@ def test_repr_like_torch():
 def test_parameter_basics():
     t = lamina.tensor([1.0, 2.0])
     p = nn.Parameter(t)
-    assert p.requires_grad and p.is_leaf and np.shares_memory(p.data, t.data)
+    assert p.requires_grad and p.is_leaf and np.shares_memory(p.array, t.array)
     assert not nn.Parameter(t, requires_grad=False).requires_grad
     assert nn.Parameter().shape == (0,)
     assert type(p * 2) is lamina.Tensor  # ops return plain tensors
@@ -257,7 +257,7 @@ def test_deepcopy_is_independent():
     assert clone.block.fc.weight is not net.block.fc.weight
     with lamina.no_grad():
         clone.block.fc.weight.fill_(0.0)
-    assert float(np.abs(net.block.fc.weight.data).sum()) > 0
+    assert float(np.abs(net.block.fc.weight.array).sum()) > 0
     assert list(clone.state_dict()) == list(net.state_dict())
 
 

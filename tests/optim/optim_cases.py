@@ -37,7 +37,7 @@ def torch_params(arrays):
 
 
 def set_lamina_grads(params, k):
-    for p, g in zip(params, gradients([p.data for p in params], k)):
+    for p, g in zip(params, gradients([p.array for p in params], k)):
         p.grad = None if g is None else lamina.Tensor(g)
 
 

@@ -32,7 +32,7 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
     assert isinstance(ln, lamina.Tensor) and ln.shape == () and ln.dtype == np.float32
     np.testing.assert_allclose(ln.item(), tn.item(), rtol=1e-5)
     for p, q in zip(lp, tp):
-        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(p.grad.array, q.grad.numpy(), rtol=1e-5, atol=1e-7)
     if max_norm < ln.item():
         total = optim.get_total_norm([p.grad for p in lp], norm_type)
         np.testing.assert_allclose(total.item(), max_norm, rtol=1e-4)
@@ -46,20 +46,20 @@ def test_clip_grad_norm_single_tensor_and_skipped_none_grads():
     tn = torch.nn.utils.clip_grad_norm_(iter(tp), 1.0)
     np.testing.assert_allclose(ln.item(), tn.item(), rtol=1e-5)
     assert lp[1].grad is None
-    before = float(np.linalg.norm(lp[0].grad.data))
+    before = float(np.linalg.norm(lp[0].grad.array))
     one = optim.clip_grad_norm_(lp[0], 0.1)  # a single Tensor is accepted too
     assert one.item() == pytest.approx(before, rel=1e-6)
-    assert float(np.linalg.norm(lp[0].grad.data)) == pytest.approx(0.1, rel=1e-4)
+    assert float(np.linalg.norm(lp[0].grad.array)) == pytest.approx(0.1, rel=1e-4)
 
 
 def test_clip_grad_norm_in_place_on_strided_grads():
     p = lamina.Tensor(np.zeros((3, 2), np.float32), requires_grad=True)
     p.grad = lamina.Tensor(noncontiguous(np.full((3, 2), 2.0, np.float32)))
-    g = p.grad.data
+    g = p.grad.array
     total = optim.clip_grad_norm_([p], 1.0)
     assert total.item() == pytest.approx(math.sqrt(24.0), rel=1e-6)
-    assert p.grad.data is g
-    np.testing.assert_allclose(np.linalg.norm(p.grad.data), 1.0, rtol=1e-5)
+    assert p.grad.array is g
+    np.testing.assert_allclose(np.linalg.norm(p.grad.array), 1.0, rtol=1e-5)
 
 
 def test_clip_grad_norm_nonfinite():
@@ -85,8 +85,8 @@ def test_clip_grad_value_matches_torch(clip_value):
     assert optim.clip_grad_value_(lp, clip_value) is None
     torch.nn.utils.clip_grad_value_(tp, clip_value)
     for p, q in zip(lp, tp):
-        np.testing.assert_array_equal(p.grad.data, q.grad.numpy())
-        assert np.abs(p.grad.data).max() <= clip_value
+        np.testing.assert_array_equal(p.grad.array, q.grad.numpy())
+        assert np.abs(p.grad.array).max() <= clip_value
 
 
 @requires_torch
@@ -103,20 +103,20 @@ def test_penalties_values_and_gradients_match_torch():
     (l1 * 0.3 + l2).backward()
     (t1 * 0.3 + t2).backward()
     for p, q in zip(lp, tp):
-        np.testing.assert_allclose(p.grad.data, q.grad.numpy(), rtol=1e-6)
-        np.testing.assert_allclose(p.grad.data, 0.3 * np.sign(p.data) + p.data, rtol=1e-6)
+        np.testing.assert_allclose(p.grad.array, q.grad.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(p.grad.array, 0.3 * np.sign(p.array) + p.array, rtol=1e-6)
 
 
 def test_l2_penalty_equals_sgd_weight_decay():
     """loss + wd * l2_penalty(w) steps SGD exactly like weight_decay=wd (the documented 1/2 factor)."""
     a = lamina.Tensor(np.array([1.0, -2.0, 3.0], np.float32), requires_grad=True)
-    b = lamina.Tensor(a.data.copy(), requires_grad=True)
+    b = lamina.Tensor(a.array.copy(), requires_grad=True)
     opt_a, opt_b = optim.SGD([a], lr=0.1), optim.SGD([b], lr=0.1, weight_decay=0.01)
     ((a * 2.0).sum() + 0.01 * optim.l2_penalty([a])).backward()
     (b * 2.0).sum().backward()
     opt_a.step()
     opt_b.step()
-    np.testing.assert_allclose(a.data, b.data, rtol=1e-6)
+    np.testing.assert_allclose(a.array, b.array, rtol=1e-6)
 
 
 def test_penalties_of_no_parameters_are_zero():

@@ -38,7 +38,7 @@ def test_resume_from_state_dict_equals_uninterrupted_run(name, kw, path):
     a_opt = getattr(optim, name)(groups(a, SPEC), **kw)
     _run(a_opt, a, 0, 10)
     saved = copy.deepcopy(a_opt.state_dict())
-    weights = [p.data.copy() for p in a]
+    weights = [p.array.copy() for p in a]
     _run(a_opt, a, 10, 13)  # keeps running after the save: the snapshot must not change
 
     b = lamina_params(weights)
@@ -47,7 +47,7 @@ def test_resume_from_state_dict_equals_uninterrupted_run(name, kw, path):
     assert b_opt.param_groups[0]["lr"] == 0.02
     _run(b_opt, b, 10, 20)
     for p, q in zip(ref, b):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.array, q.array)
 
 
 @requires_torch
@@ -70,7 +70,7 @@ def test_layout_matches_torch(name, kw):
         for key, tv in tstate.items():
             lv = ls["state"][i][key]
             assert isinstance(lv, lamina.Tensor) and lv.shape == tuple(tv.shape) and lv.dtype == tv.numpy().dtype
-            np.testing.assert_allclose(lv.data, tv.numpy(), rtol=1e-5, atol=1e-7)
+            np.testing.assert_allclose(lv.array, tv.numpy(), rtol=1e-5, atol=1e-7)
     for lg, tg in zip(ls["param_groups"], ts["param_groups"]):
         assert lg["params"] == tg["params"]
         for key, val in lg.items():
@@ -91,11 +91,11 @@ def test_state_dicts_load_across_frameworks(name, kw):
         topt.step()
     lopt.load_state_dict(topt.state_dict())
     for p, q in zip(lp, tp):
-        p.data[...] = q.detach().numpy()
+        p.array[...] = q.detach().numpy()
     as_torch = lopt.state_dict()
-    as_torch["state"] = {i: {k: torch.from_numpy(np.array(v.data)) for k, v in s.items()}
+    as_torch["state"] = {i: {k: torch.from_numpy(np.array(v.array)) for k, v in s.items()}
                          for i, s in as_torch["state"].items()}
-    t2 = torch_params([p.data for p in lp])
+    t2 = torch_params([p.array for p in lp])
     topt2 = getattr(torch.optim, name)(t2, **kw)
     topt2.load_state_dict(as_torch)
     for k in range(4, 10):
@@ -106,7 +106,7 @@ def test_state_dicts_load_across_frameworks(name, kw):
         topt.step()
         topt2.step()
     for a, b, c in zip(lp, tp, t2):
-        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a.array, b.detach().numpy(), rtol=1e-5, atol=1e-6)
         np.testing.assert_array_equal(b.detach().numpy(), c.detach().numpy())
 
 
@@ -118,8 +118,8 @@ def test_state_dict_survives_a_json_round_trip():
     _run(opt, a, 0, 3)
     sd = opt.state_dict()
     meta = json.loads(json.dumps({"param_groups": sd["param_groups"]}))
-    state = {str(i): {k: v.data.tolist() for k, v in s.items()} for i, s in sd["state"].items()}
-    b = lamina_params([p.data for p in a])
+    state = {str(i): {k: v.array.tolist() for k, v in s.items()} for i, s in sd["state"].items()}
+    b = lamina_params([p.array for p in a])
     opt2 = optim.Adam(b, lr=0.01)
     opt2.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
     assert opt2.param_groups[0]["betas"] == (0.8, 0.9)
@@ -128,7 +128,7 @@ def test_state_dict_survives_a_json_round_trip():
     _run(opt, a, 3, 6)
     _run(opt2, b, 3, 6)
     for p, q in zip(a, b):
-        np.testing.assert_array_equal(p.data, q.data)
+        np.testing.assert_array_equal(p.array, q.array)
 
 
 def test_load_state_dict_errors_name_the_mismatch():
@@ -170,7 +170,7 @@ def test_missing_group_keys_take_the_defaults():
     _run(opt, a, 0, 2)
     sd = copy.deepcopy(opt.state_dict())
     del sd["param_groups"][0]["maximize"]
-    opt2 = optim.Adam(lamina_params([p.data for p in a]), lr=0.01)
+    opt2 = optim.Adam(lamina_params([p.array for p in a]), lr=0.01)
     opt2.load_state_dict(sd)
     assert opt2.param_groups[0]["maximize"] is False
 
@@ -179,7 +179,7 @@ def test_adagrad_state_exists_before_the_first_step():
     p = lamina.Tensor(np.ones((2, 2), np.float32), requires_grad=True)
     opt = optim.Adagrad([p], initial_accumulator_value=0.5)
     st = opt.state_dict()["state"][0]
-    assert float(st["step"]) == 0.0 and np.all(st["sum"].data == 0.5)
+    assert float(st["step"]) == 0.0 and np.all(st["sum"].array == 0.5)
 
 
 def test_sgd_without_momentum_keeps_no_state():

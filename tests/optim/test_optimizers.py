@@ -50,7 +50,7 @@ def run_pair(name, kw, steps=20, dtype=np.float32, spec=None, layout=None, rtol=
         lopt.step()
         topt.step()
         for i, (a, b) in enumerate(zip(lp, tp)):
-            np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=rtol, atol=atol,
+            np.testing.assert_allclose(a.array, b.detach().numpy(), rtol=rtol, atol=atol,
                                        err_msg=f"{name}{kw}: parameter {i} differs from torch at step {k}")
     return lopt, topt, lp, tp
 
@@ -68,7 +68,7 @@ def test_trajectory_matches_torch(name, kw, rtol, path):
     for i in ts:
         assert set(ls[i]) == set(ts[i]), f"state keys of param {i}: {set(ls[i])} vs torch {set(ts[i])}"
         for key, tv in ts[i].items():
-            np.testing.assert_allclose(ls[i][key].data, tv.numpy(), rtol=rtol, atol=1e-6, err_msg=f"state {key}")
+            np.testing.assert_allclose(ls[i][key].array, tv.numpy(), rtol=rtol, atol=1e-6, err_msg=f"state {key}")
 
 
 @requires_torch
@@ -124,7 +124,7 @@ def test_two_layer_net_trained_with_autograd_matches_torch(name, kw, path):
         topt.step()
         np.testing.assert_allclose(ll.item(), tl.item(), rtol=1e-5)
     for a, b in zip(lp, tp):
-        np.testing.assert_allclose(a.data, b.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a.array, b.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
 numba_only = pytest.mark.skipif(not _kernels._HAVE_NUMBA, reason="numba is not installed")
@@ -142,7 +142,7 @@ def test_fused_kernels_run_on_contiguous_numpy_params(monkeypatch):
     p.grad, q.grad = lamina.ones(4, 3), lamina.ones(2, 3)
     opt.step()
     assert calls == [12]  # the strided parameter took the array path
-    np.testing.assert_allclose(q.data, p.data[:2], rtol=1e-6)
+    np.testing.assert_allclose(q.array, p.array[:2], rtol=1e-6)
     monkeypatch.setattr(_kernels, "ENABLED", False)
     opt.step()
     assert calls == [12]
@@ -174,20 +174,20 @@ def test_parallel_kernels_match_the_serial_ones(name, kw, monkeypatch):
             opt.step()
         assert len(calls) == (3 if threshold == n else 0)
         monkeypatch.setattr(_kernels, kernel, real)
-        out[threshold] = p.data
+        out[threshold] = p.array
     np.testing.assert_array_equal(out[n], out[n + 1])
 
 
 def test_update_is_in_place_and_records_no_graph(path):
     p = lamina.Tensor(np.ones(3, np.float32), requires_grad=True)
-    data = p.data
+    data = p.array
     (p * p).sum().backward()
     opt = optim.SGD([p], lr=0.5, momentum=0.9)
     version = p._version
     opt.step()
-    assert p.data is data and p.is_leaf and p.grad_fn is None
+    assert p.array is data and p.is_leaf and p.grad_fn is None
     assert p._version == version + 1
-    np.testing.assert_allclose(p.data, [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(p.array, [0.0, 0.0, 0.0])
 
 
 def test_params_without_grad_are_skipped(path):
@@ -196,7 +196,7 @@ def test_params_without_grad_are_skipped(path):
     opt = optim.Adam([a, b], lr=0.1)
     a.grad = lamina.ones(2)
     opt.step()
-    np.testing.assert_allclose(b.data, [1.0, 1.0])
+    np.testing.assert_allclose(b.array, [1.0, 1.0])
     assert b not in opt.state or not opt.state[b]
     assert float(opt.state[a]["step"]) == 1.0
 
@@ -205,7 +205,7 @@ def test_frozen_params_are_accepted_and_never_updated():
     w = lamina.Tensor(np.ones(2, np.float32))  # requires_grad=False, as in PyTorch: allowed, skipped
     opt = optim.SGD([w], lr=0.1)
     opt.step()
-    np.testing.assert_allclose(w.data, [1.0, 1.0])
+    np.testing.assert_allclose(w.array, [1.0, 1.0])
 
 
 def test_closure_is_evaluated_with_grad_enabled():
@@ -221,7 +221,7 @@ def test_closure_is_evaluated_with_grad_enabled():
     with lamina.no_grad():
         loss = opt.step(closure)
     assert loss.item() == 9.0
-    np.testing.assert_allclose(p.data, [1.5])
+    np.testing.assert_allclose(p.array, [1.5])
 
 
 def test_zero_grad():
@@ -230,7 +230,7 @@ def test_zero_grad():
     p.grad = lamina.ones(3)
     g = p.grad
     opt.zero_grad(set_to_none=False)
-    assert p.grad is g and not p.grad.data.any()
+    assert p.grad is g and not p.grad.array.any()
     opt.zero_grad()
     assert p.grad is None
 
@@ -243,7 +243,7 @@ def test_add_param_group_fills_defaults_and_steps_new_params():
     assert opt.param_groups[1]["eps"] == 1e-6 and opt.param_groups[1]["lr"] == 0.2
     a.grad, b.grad = lamina.ones(2), lamina.ones(2)
     opt.step()
-    np.testing.assert_allclose(b.data, 1 - 0.2 / (1 + 1e-6), rtol=1e-6)
+    np.testing.assert_allclose(b.array, 1 - 0.2 / (1 + 1e-6), rtol=1e-6)
 
 
 def test_named_parameters_are_accepted():

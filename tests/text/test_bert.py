@@ -57,10 +57,10 @@ def test_state_dict_names_are_hugging_faces():
 
 def test_hf_init():
     m = small(initializer_range=0.05)
-    w = m.encoder.layer[0].attention.self.query.weight.data
-    assert abs(w.std() - 0.05) < 0.01 and np.all(m.encoder.layer[0].attention.self.query.bias.data == 0)
-    assert np.all(m.embeddings.word_embeddings.weight.data[0] == 0)                # padding row
-    assert np.all(m.embeddings.LayerNorm.weight.data == 1)
+    w = m.encoder.layer[0].attention.self.query.weight.array
+    assert abs(w.std() - 0.05) < 0.01 and np.all(m.encoder.layer[0].attention.self.query.bias.array == 0)
+    assert np.all(m.embeddings.word_embeddings.weight.array[0] == 0)                # padding row
+    assert np.all(m.embeddings.LayerNorm.weight.array == 1)
 
 
 def test_minilm_checkpoint_loads_strictly_by_name():
@@ -93,8 +93,8 @@ def test_task_checkpoint_prefix_heads_and_tf_names(tmp_path):
     ids, mask, types = batch()
     src.eval()
     a, b = src(ids, mask, types), model(ids, mask, types)
-    np.testing.assert_array_equal(a.last_hidden_state.data, b.last_hidden_state.data)
-    np.testing.assert_array_equal(a.pooler_output.data, b.pooler_output.data)
+    np.testing.assert_array_equal(a.last_hidden_state.array, b.last_hidden_state.array)
+    np.testing.assert_array_equal(a.pooler_output.array, b.pooler_output.array)
     assert bert_key_map("bert.encoder.layer.0.output.LayerNorm.gamma") == "encoder.layer.0.output.LayerNorm.weight"
     assert bert_key_map("cls.predictions.decoder.weight") is None
 
@@ -162,10 +162,10 @@ def test_registry_and_config_round_trip():
 def test_padding_does_not_change_real_tokens():
     m = small().eval()
     ids, mask, types = batch()
-    full = m(ids, mask, types).last_hidden_state.data
+    full = m(ids, mask, types).last_hidden_state.array
     for row in range(3):
         n = int(mask[row].sum())
-        alone = m(ids[row:row + 1, :n], None, types[row:row + 1, :n]).last_hidden_state.data
+        alone = m(ids[row:row + 1, :n], None, types[row:row + 1, :n]).last_hidden_state.array
         np.testing.assert_allclose(full[row, :n], alone[0], atol=2e-5)
 
 
@@ -174,14 +174,14 @@ def test_dropout_only_in_training_and_seeded():
     ids, mask, types = batch()
     m.train()
     lamina.manual_seed(3)
-    a = m(ids, mask).last_hidden_state.data
+    a = m(ids, mask).last_hidden_state.array
     lamina.manual_seed(3)
-    b = m(ids, mask).last_hidden_state.data
-    c = m(ids, mask).last_hidden_state.data
+    b = m(ids, mask).last_hidden_state.array
+    c = m(ids, mask).last_hidden_state.array
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
     m.eval()
-    np.testing.assert_array_equal(m(ids, mask).last_hidden_state.data, m(ids, mask).last_hidden_state.data)
+    np.testing.assert_array_equal(m(ids, mask).last_hidden_state.array, m(ids, mask).last_hidden_state.array)
 
 
 def test_every_parameter_gets_a_gradient():
@@ -232,9 +232,9 @@ def test_matches_transformers_bert(tmp_path, act, torch_one_thread):
     r = ref(torch.tensor(ids), attention_mask=torch.tensor(mask), token_type_ids=torch.tensor(types))
     out = model(ids, mask, types)
     real = mask.astype(bool)
-    np.testing.assert_allclose(out.last_hidden_state.data[real], r.last_hidden_state.detach().numpy()[real],
+    np.testing.assert_allclose(out.last_hidden_state.array[real], r.last_hidden_state.detach().numpy()[real],
                                atol=1e-10)
-    np.testing.assert_allclose(out.pooler_output.data, r.pooler_output.detach().numpy(), atol=1e-10)
+    np.testing.assert_allclose(out.pooler_output.array, r.pooler_output.detach().numpy(), atol=1e-10)
 
     w = np.random.default_rng(1).standard_normal(out.last_hidden_state.shape) * real[..., None]
     (out.last_hidden_state * lamina.tensor(w)).sum().add(out.pooler_output.sum()).backward()

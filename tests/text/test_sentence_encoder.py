@@ -121,13 +121,13 @@ def test_pool_tokens_formulas():
     mask = np.array([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0]])
     m = mask[..., None]
     t = lamina.tensor(h)
-    np.testing.assert_allclose(pool_tokens(t, mask, "mean").data, (h * m).sum(1) / m.sum(1), atol=1e-6)
-    np.testing.assert_allclose(pool_tokens(t, mask, "mean_sqrt_len").data, (h * m).sum(1) / np.sqrt(m.sum(1)),
+    np.testing.assert_allclose(pool_tokens(t, mask, "mean").array, (h * m).sum(1) / m.sum(1), atol=1e-6)
+    np.testing.assert_allclose(pool_tokens(t, mask, "mean_sqrt_len").array, (h * m).sum(1) / np.sqrt(m.sum(1)),
                                atol=1e-6)
-    np.testing.assert_allclose(pool_tokens(t, mask, "max").data, np.where(m == 1, h, -np.inf).max(1), atol=1e-6)
-    np.testing.assert_array_equal(pool_tokens(t, mask, "cls").data, h[:, 0])
+    np.testing.assert_allclose(pool_tokens(t, mask, "max").array, np.where(m == 1, h, -np.inf).max(1), atol=1e-6)
+    np.testing.assert_array_equal(pool_tokens(t, mask, "cls").array, h[:, 0])
     x = lamina.tensor(np.array([[3.0, 4.0], [0.0, 0.0]], dtype=np.float32))
-    np.testing.assert_allclose(l2_normalize(x).data, [[0.6, 0.8], [0.0, 0.0]])
+    np.testing.assert_allclose(l2_normalize(x).array, [[0.6, 0.8], [0.0, 0.0]])
     with pytest.raises(ValueError, match="mode must be one of"):
         pool_tokens(t, mask, "sum")
     with pytest.raises(ValueError, match="attention_mask has shape"):

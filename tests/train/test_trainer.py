@@ -34,7 +34,7 @@ def test_digits_fit_evaluate_predict():
     acc = float((probs.numpy().argmax(1) == y_te.numpy()).mean())
     assert acc == pytest.approx(res["accuracy"])
     # evaluate's loss is the sample-weighted mean of the batch losses
-    full = float(nn.CrossEntropyLoss()(probs, y_te).data)
+    full = float(nn.CrossEntropyLoss()(probs, y_te).array)
     assert res["loss"] == pytest.approx(full, rel=1e-5)
     assert model.training  # modes restored
 

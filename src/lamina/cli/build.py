@@ -87,7 +87,7 @@ def split_arrays(d: dict, arrays: dict) -> tuple:
                                      seed=d["seed"], stratify=strat)
     except ValueError as e:
         raise ConfigError(f"data: cannot split {len(x)} samples: {_one_line(e)}") from None
-    train, val, test = (tuple(np.asarray(t.data) for t in p.tensors) for p in parts)
+    train, val, test = (tuple(np.asarray(t.array) for t in p.tensors) for p in parts)
     if arrays["test"] is not None:
         test = arrays["test"]
     if d.get("limit"):

@@ -90,7 +90,7 @@ def load_images(paths, mode: str, size) -> np.ndarray:
 
 # ---------------------------------------------------------------- the data sets
 def _numpy(t):
-    return np.asarray(getattr(t, "data", t))
+    return np.asarray(getattr(t, "array", t))
 
 
 def _csv(d: dict):

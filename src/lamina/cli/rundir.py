@@ -45,7 +45,7 @@ def jsonable(v):
         return [jsonable(x) for x in v]
     from ..tensor import Tensor
     if isinstance(v, Tensor):
-        v = np.asarray(v.data)
+        v = np.asarray(v.array)
     if isinstance(v, np.ndarray):
         return jsonable(v.tolist()) if v.ndim else jsonable(v.item())
     if isinstance(v, np.generic):

@@ -2,7 +2,7 @@
 
 A map-style :class:`Dataset` answers ``len(ds)`` and ``ds[i]``. :class:`TensorDataset` wraps
 equal-length tensors (or NumPy arrays) and is the fast case: the DataLoader builds each batch
-with one fancy index per tensor (``x.data[indices]``) instead of a Python loop over samples.
+with one fancy index per tensor (``x.array[indices]``) instead of a Python loop over samples.
 
     ds = TensorDataset(x, y)          # x: (N, 784) float32, y: (N,) int64
     x0, y0 = ds[0]
@@ -55,7 +55,7 @@ def _take(t: Tensor, index) -> Tensor:
     """``t[index]`` without recording a graph (datasets hold data, not parameters)."""
     if isinstance(index, np.ndarray):
         index = t.xp.asarray(index) if t.xp is not np else index
-    return Tensor._wrap(t.data[index])
+    return Tensor._wrap(t.array[index])
 
 
 class TensorDataset(Dataset):
@@ -103,7 +103,7 @@ class TensorDataset(Dataset):
 
 def _index_array(indices) -> np.ndarray:
     if isinstance(indices, Tensor):
-        indices = backend.to_device(indices.data, backend.cpu)
+        indices = backend.to_device(indices.array, backend.cpu)
     arr = np.asarray(indices)
     if arr.size == 0:
         return np.zeros(0, dtype=np.int64)

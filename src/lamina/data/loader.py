@@ -6,7 +6,7 @@
 
 Fast path: when the dataset is array-backed (a TensorDataset, a Subset of one, or anything with
 a ``get_batch(indices)`` method or a ``tensors`` tuple) and ``collate_fn`` is the default, a batch
-is one fancy index per tensor (``x.data[indices]``) — no Python loop over samples. It gives
+is one fancy index per tensor (``x.array[indices]``) — no Python loop over samples. It gives
 exactly what ``default_collate`` of the individual samples would.
 
 Resuming: ``loader.state_dict()`` is a small JSON-able dict — the epoch counter, the number of
@@ -52,7 +52,7 @@ def default_collate(batch):
     """
     elem = batch[0]
     if isinstance(elem, Tensor):
-        return _stack([b.data for b in batch], elem.xp, "tensors")
+        return _stack([b.array for b in batch], elem.xp, "tensors")
     if isinstance(elem, (str, bytes)):
         return list(batch)
     if isinstance(elem, np.ndarray):

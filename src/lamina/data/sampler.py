@@ -130,7 +130,7 @@ class SubsetRandomSampler(_EpochRandom):
 
     def __init__(self, indices, generator=None):
         if isinstance(indices, Tensor):
-            indices = backend.to_device(indices.data, backend.cpu)
+            indices = backend.to_device(indices.array, backend.cpu)
         self.indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         self.generator = generator
 
@@ -150,7 +150,7 @@ class WeightedRandomSampler(_EpochRandom):
             raise TypeError(f"WeightedRandomSampler: replacement should be a boolean value, "
                             f"but got replacement={replacement!r}")
         num_samples = _positive_int(num_samples, "num_samples", "WeightedRandomSampler")
-        w = backend.to_device(weights.data, backend.cpu) if isinstance(weights, Tensor) else weights
+        w = backend.to_device(weights.array, backend.cpu) if isinstance(weights, Tensor) else weights
         w = np.asarray(w, dtype=np.float64)
         if w.ndim != 1:
             raise ValueError(f"WeightedRandomSampler: weights should be a 1-D sequence, got shape {w.shape}")

@@ -61,7 +61,7 @@ def random_split(dataset, lengths, generator=None) -> list:
 
 
 def _labels(stratify, n: int) -> np.ndarray:
-    arr = backend.to_device(stratify.data, backend.cpu) if isinstance(stratify, Tensor) else np.asarray(stratify)
+    arr = backend.to_device(stratify.array, backend.cpu) if isinstance(stratify, Tensor) else np.asarray(stratify)
     if arr.shape[:1] != (n,) or arr.ndim != 1:
         raise ValueError(f"train_val_test_split: stratify must be a 1-D array of {n} labels, got shape {arr.shape}")
     return arr

@@ -95,7 +95,7 @@ class Standardize(Transform):
         self.std = None
 
     def fit(self, x) -> "Standardize":
-        arr = backend.to_device(x.data, backend.cpu) if isinstance(x, Tensor) else np.asarray(x)
+        arr = backend.to_device(x.array, backend.cpu) if isinstance(x, Tensor) else np.asarray(x)
         if arr.dtype.kind not in "fiub":
             raise TypeError(f"Standardize.fit: expected numeric data, got dtype {arr.dtype}")
         dims = tuple(sorted(d % arr.ndim for d in self.dim)) if arr.ndim else ()
@@ -158,7 +158,7 @@ class Standardize(Transform):
     def load_state_dict(self, state: dict) -> None:
         self.dim, self.eps = tuple(state["dim"]), float(state["eps"])
         if "mean" in state:
-            conv = lambda v: backend.to_device(v.data, backend.cpu) if isinstance(v, Tensor) else np.asarray(v)  # noqa: E731
+            conv = lambda v: backend.to_device(v.array, backend.cpu) if isinstance(v, Tensor) else np.asarray(v)  # noqa: E731
             self.mean, self.std = conv(state["mean"]).copy(), conv(state["std"]).copy()
             self._dims = tuple(sorted(d % self.mean.ndim for d in self.dim))
         else:

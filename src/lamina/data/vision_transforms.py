@@ -38,7 +38,7 @@ __all__ = ["AugmentedLoader", "CenterCrop", "ConvertImageDtype", "GaussianNoise"
 def _array(x):
     """(array, was_tensor) without copying."""
     if isinstance(x, Tensor):
-        return x.data, True
+        return x.array, True
     if isinstance(x, np.ndarray) or backend.array_module(x) is not np:
         return x, False
     return np.asarray(x), False

@@ -49,7 +49,7 @@ class CheckpointError(ValueError):
 
 # ---------------------------------------------------------------- save
 def _to_array(value, where: str) -> np.ndarray:
-    arr = value.data if isinstance(value, Tensor) else value
+    arr = value.array if isinstance(value, Tensor) else value
     arr = np.asarray(backend.to_device(arr, backend.cpu))
     if not arr.flags.c_contiguous:  # (np.ascontiguousarray would turn 0-d arrays into 1-d ones)
         arr = arr.copy(order="C")

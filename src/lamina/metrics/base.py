@@ -29,10 +29,10 @@ __all__ = ["Metric", "to_numpy"]
 def to_numpy(x) -> np.ndarray:
     """A host NumPy array holding the values of ``x`` (a Tensor, NumPy/CuPy array or nested list).
 
-    Tensors are read through ``.data``, so nothing is recorded in the autograd graph.
+    Tensors are read through ``.array``, so nothing is recorded in the autograd graph.
     """
     if isinstance(x, Tensor):
-        x = x.data
+        x = x.array
     if isinstance(x, np.ndarray):
         return x
     if backend.array_module(x) is not np:  # a CuPy array: copy to the host

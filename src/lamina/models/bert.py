@@ -134,7 +134,7 @@ class BertEmbeddings(Module):
     def forward(self, input_ids: Tensor, token_type_ids=None, position_ids=None) -> Tensor:
         L = input_ids.shape[1]
         if position_ids is None:
-            position_ids = self.position_ids.data[:, :L]
+            position_ids = self.position_ids.array[:, :L]
         if token_type_ids is None:
             token_type_ids = np.zeros((1, L), dtype=np.int64)
         e = self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)
@@ -254,7 +254,7 @@ class BertPooler(Module):
 
 def _int_ids(x, name: str, shape=None):
     """Token ids / types / masks as an int64 NumPy-or-xp array (from a Tensor, array or nested list)."""
-    arr = x.data if isinstance(x, Tensor) else np.asarray(x)
+    arr = x.array if isinstance(x, Tensor) else np.asarray(x)
     if arr.dtype.kind == "b":
         arr = arr.astype(np.int64)
     if arr.dtype.kind not in "iu":

@@ -121,7 +121,7 @@ class BertClassifier(Module):
     def forward(self, input_ids, attention_mask=None) -> Tensor:
         """(B, L) token ids (padded with ``pad_token_id``) -> (B, num_classes) logits."""
         from ..text.encoder import l2_normalize, pool_tokens
-        ids = input_ids.data if isinstance(input_ids, Tensor) else np.asarray(input_ids)
+        ids = input_ids.array if isinstance(input_ids, Tensor) else np.asarray(input_ids)
         if ids.ndim != 2:
             raise ValueError(f"BertClassifier: input_ids must be (batch, seq_len) token ids, got shape "
                              f"{tuple(ids.shape)}")

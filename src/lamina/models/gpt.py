@@ -113,8 +113,8 @@ class _LayerKV:
         if is_grad_enabled() and (k.requires_grad or v.requires_grad):
             raise RuntimeError("KVCache: the key/value cache is for inference; run it under lamina.no_grad()")
         end = start + k.shape[-2]
-        self.k[..., start:end, :] = k.data
-        self.v[..., start:end, :] = v.data
+        self.k[..., start:end, :] = k.array
+        self.v[..., start:end, :] = v.array
         return Tensor._wrap(self.k[..., :end, :]), Tensor._wrap(self.v[..., :end, :])
 
 
@@ -219,7 +219,7 @@ class _Decoder:
 
     def __init__(self, model: "GPT"):
         tr = model.transformer
-        self.wte, self.wpe = tr.wte.weight.data, tr.wpe.weight.data
+        self.wte, self.wpe = tr.wte.weight.array, tr.wpe.weight.array
         self.n_head = model.config.n_head
         E = model.config.n_embd
         self.layers = []
@@ -239,7 +239,7 @@ class _Decoder:
         for (ln_1, qkv, a_proj, ln_2, c_fc, m_proj), kv in zip(self.layers, cache.layers):
             x += _apply_lin(self._attend(_normalize(x, ln_1), qkv, kv, pos), a_proj)
             h = _apply_lin(_normalize(x, ln_2), c_fc)
-            x += _apply_lin(F.gelu(Tensor._wrap(h)).data, m_proj)
+            x += _apply_lin(F.gelu(Tensor._wrap(h)).array, m_proj)
         cache.length += 1
         return _apply_lin(_normalize(x, self.ln_f), self.head)
 
@@ -257,16 +257,16 @@ class _Decoder:
 
 
 def _lin(layer: Linear):
-    return layer.weight.data.T, None if layer.bias is None else layer.bias.data
+    return layer.weight.array.T, None if layer.bias is None else layer.bias.array
 
 
 def _fold(ln: LayerNorm, layer: Linear):
     """(W', b') with ln(x) W^T + b = normalize(x) W' + b': W' = g * W^T, b' = beta W^T + b."""
-    wt = layer.weight.data.T
-    w = wt * ln.weight.data[:, None] if ln.weight is not None else wt.copy()
-    b = ln.bias.data @ wt if ln.bias is not None else backend.array_module(wt).zeros(wt.shape[1], wt.dtype)
+    wt = layer.weight.array.T
+    w = wt * ln.weight.array[:, None] if ln.weight is not None else wt.copy()
+    b = ln.bias.array @ wt if ln.bias is not None else backend.array_module(wt).zeros(wt.shape[1], wt.dtype)
     if layer.bias is not None:
-        b = b + layer.bias.data
+        b = b + layer.bias.array
     return backend.array_module(wt).ascontiguousarray(w), b
 
 
@@ -365,7 +365,7 @@ class GPT(Module):
     def _hidden(self, ids, cache: KVCache | None = None) -> Tensor:
         """ln_f(h_L) as (B*T, n_embd) for ids (B, T) (a Tensor or an integer array). With a cache, ids are
         the tokens at positions cache.length, cache.length + 1, ...; their keys and values are appended."""
-        arr = ids.data if isinstance(ids, Tensor) else ids
+        arr = ids.array if isinstance(ids, Tensor) else ids
         B, T = arr.shape
         start = 0 if cache is None else cache.length
         if start + T > self.config.block_size:
@@ -397,7 +397,7 @@ class GPT(Module):
         """Logits of each sequence's last position, a (B, V) array (ids: a (B, T) integer array)."""
         T = ids.shape[1]
         h = self._hidden(ids, cache)
-        return self.lm_head(h[T - 1::T] if T > 1 else h).data
+        return self.lm_head(h[T - 1::T] if T > 1 else h).array
 
     def new_cache(self, batch_size: int) -> KVCache:
         return KVCache(self.config, batch_size, self.lm_head.weight.dtype, self.lm_head.weight.xp)
@@ -427,7 +427,7 @@ class GPT(Module):
         bs = self.config.block_size
         if not isinstance(window_step, numbers.Integral) or not 1 <= window_step <= bs:
             raise ValueError(f"GPT.generate: window_step must be an int in [1, block_size={bs}], got {window_step!r}")
-        ids = idx.data if isinstance(idx, Tensor) else np.asarray(idx)
+        ids = idx.array if isinstance(idx, Tensor) else np.asarray(idx)
         if ids.ndim == 1:
             ids = ids[None]
         if ids.ndim != 2 or ids.shape[1] == 0:

@@ -141,7 +141,7 @@ class GELU(Function):
     def backward(self, gy):
         (x,) = self.inputs
         if not is_grad_enabled():  # no second derivative wanted: array code, fewest passes
-            xd, g = x.data, gy.data
+            xd, g = x.array, gy.array
             if self.approximate == "none":
                 k = _kernels.get("gelu_bwd", xd, g)
                 if k is not None:
@@ -224,7 +224,7 @@ class SiLU(Function):
     def backward(self, gy):
         (x,) = self.inputs
         if not is_grad_enabled():
-            return Tensor._wrap(_silu_grad(x.data, gy.data))
+            return Tensor._wrap(_silu_grad(x.array, gy.array))
         s = E.sigmoid(x)
         return gy * s * (x * (1.0 - s) + 1.0)
 
@@ -284,7 +284,7 @@ class Softplus(Function):
         g = gy * E.sigmoid(bx)
         if self.threshold == math.inf:
             return g
-        return E.where(Tensor._wrap(bx.data > self.threshold), gy, g)
+        return E.where(Tensor._wrap(bx.array > self.threshold), gy, g)
 
 
 class Mish(Function):
@@ -296,7 +296,7 @@ class Mish(Function):
     def backward(self, gy):
         (x,) = self.inputs
         if not is_grad_enabled():
-            return Tensor._wrap(_mish_grad(x.data, gy.data))
+            return Tensor._wrap(_mish_grad(x.array, gy.array))
         t = E.tanh(Softplus(1.0, 20.0)(x))
         return gy * (t + x * E.sigmoid(x) * (1.0 - t * t))
 

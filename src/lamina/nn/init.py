@@ -25,10 +25,10 @@ def _fill(tensor: Tensor, values) -> Tensor:
     arr = np.asarray(values).astype(tensor.dtype, copy=False)
     if tensor.device.type != "cpu":  # pragma: no cover - needs a GPU
         arr = backend.to_device(arr, tensor.device)
-    if getattr(tensor.data.flags, "writeable", True):
-        tensor.data[...] = arr
+    if getattr(tensor.array.flags, "writeable", True):
+        tensor.array[...] = arr
     else:
-        tensor.data = arr.copy()
+        tensor.array = arr.copy()
     tensor._version += 1
     return tensor
 

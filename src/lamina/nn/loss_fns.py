@@ -212,7 +212,7 @@ def _class_weight(weight, x: Tensor, n_cls: int, name: str):
     """The per-class weight as an array of x's dtype, checked to be (C,)."""
     if weight is None:
         return None
-    w = weight.data if isinstance(weight, Tensor) else x.xp.asarray(weight)
+    w = weight.array if isinstance(weight, Tensor) else x.xp.asarray(weight)
     if w.shape != (n_cls,):
         raise ValueError(f"{name}: weight should have shape ({n_cls},) (one per class), got {tuple(w.shape)}")
     return w.astype(x.dtype)
@@ -223,7 +223,7 @@ def _class_nll(x, target, weight, ignore_index, reduction, label_smoothing, from
     unbatched = x.ndim == 1
     if unbatched:
         x, target = x.reshape(1, x.shape[0]), target.reshape(1)
-    tgt = target.data.astype(np.int64, copy=False) if target.dtype != np.int64 else target.data
+    tgt = target.array.astype(np.int64, copy=False) if target.dtype != np.int64 else target.array
     out = ClassNLL(tgt, w, ignore_index, reduction, label_smoothing, from_logits)(x)
     return out.reshape(()) if unbatched and reduction == "none" else out
 
@@ -289,7 +289,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean") ->
     """-w (y log x + (1 - y) log(1 - x)) for probabilities x in [0, 1]; logs clamped at -100."""
     _check_reduction(reduction, "binary_cross_entropy")
     x, t = _pair(input, target, "binary_cross_entropy")
-    xd = x.data
+    xd = x.array
     if xd.size and (xd.min() < 0 or xd.max() > 1):
         raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1 "
                          "(pass logits to binary_cross_entropy_with_logits instead)")
@@ -338,7 +338,7 @@ def kl_div(input, target, reduction: str = "mean", log_target: bool = False) -> 
     if log_target:
         loss = E.exp(t) * (t - x)
     else:
-        nz = Tensor._wrap(t.data != 0)
+        nz = Tensor._wrap(t.array != 0)
         loss = E.where(nz, t * E.log(E.where(nz, t, 1.0)), 0.0) - t * x
     if reduction == "batchmean":
         return loss.sum() * (1.0 / x.shape[0]) if x.ndim else loss.sum()
@@ -362,6 +362,6 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
     def _norm(v):
         n = norm(v, 2, dim, keepdim=True)  # its gradient is 0 at a zero vector, as torch's
         # clamp without touching the gradient, exactly as PyTorch (clamp_min_ under no_grad)
-        return n + Tensor._wrap(n.xp.maximum(n.data, eps) - n.data)
+        return n + Tensor._wrap(n.xp.maximum(n.array, eps) - n.array)
 
     return ((a / _norm(a)) * (b / _norm(b))).sum(dim)

@@ -66,7 +66,7 @@ def _addindent(s: str, n: int) -> str:
 def _as_array(value, key: str):
     """A state-dict value (lamina Tensor, NumPy array, or array-like) as an array."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if hasattr(value, "detach") and hasattr(value, "cpu") and hasattr(value, "numpy"):  # a torch tensor
         return value.detach().cpu().numpy()
     try:
@@ -358,10 +358,10 @@ class Module:
                 continue
             if set_to_none:
                 p.grad = None
-            elif getattr(p.grad.data.flags, "writeable", True) and p.grad._ctx is None:
-                p.grad.data[...] = 0
+            elif getattr(p.grad.array.flags, "writeable", True) and p.grad._ctx is None:
+                p.grad.array[...] = 0
             else:
-                p.grad = Tensor._wrap(p.grad.xp.zeros_like(p.grad.data))
+                p.grad = Tensor._wrap(p.grad.xp.zeros_like(p.grad.array))
 
     def apply(self, fn) -> "Module":
         """Call ``fn(m)`` on every submodule (children first) and on this module, e.g. custom init."""
@@ -379,9 +379,9 @@ class Module:
                 if t is None or id(t) in seen:
                     continue
                 seen.add(id(t))
-                t.data = fn(t.data)
+                t.array = fn(t.array)
                 if t.grad is not None:
-                    t.grad = Tensor._wrap(fn(t.grad.data))
+                    t.grad = Tensor._wrap(fn(t.grad.array))
         return self
 
     def to(self, *args, dtype=None, device=None, non_blocking: bool = False) -> "Module":
@@ -471,10 +471,10 @@ class Module:
             with no_grad():
                 if backend.device_of(arr) != target.device:
                     arr = backend.to_device(arr, target.device)
-                if getattr(target.data.flags, "writeable", True):
-                    target.data[...] = arr
+                if getattr(target.array.flags, "writeable", True):
+                    target.array[...] = arr
                 else:
-                    target.data = arr.astype(target.dtype, copy=True)
+                    target.array = arr.astype(target.dtype, copy=True)
                 target._version += 1
         if strict:
             for key in state_dict:

@@ -26,7 +26,7 @@ class Parameter(Tensor):
         if data is None:
             data = np.empty((0,), dtype=backend.get_default_dtype())
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         super().__init__(data, requires_grad=requires_grad)  # an array is kept, not copied
 
     def __repr__(self) -> str:
@@ -35,9 +35,9 @@ class Parameter(Tensor):
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        out = type(self)(self.data.copy(), self._requires_grad)
+        out = type(self)(self.array.copy(), self._requires_grad)
         if self.grad is not None:
-            out.grad = Tensor._wrap(self.grad.data.copy())
+            out.grad = Tensor._wrap(self.grad.array.copy())
         for k, v in self.__dict__.items():  # attributes a user attached (e.g. sharding hints)
             setattr(out, k, copy.deepcopy(v, memo))
         memo[id(self)] = out

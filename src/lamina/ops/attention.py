@@ -142,13 +142,13 @@ class Attention(Function):
             return self._backward_graph(gy, gw)
         q, k, v = self.inputs[:3]
         need = self.needs_input_grad
-        xp, g = q.xp, gy.data
+        xp, g = q.xp, gy.array
         dv = _sum_to_array(batched_matmul(xp.swapaxes(self.pd, -1, -2), g), v.shape) if need[2] else None
         dq = dk = dbias = None
         if need[0] or need[1] or (self.has_bias and need[3]):
-            dp = batched_matmul(g, xp.swapaxes(v.data, -1, -2))
+            dp = batched_matmul(g, xp.swapaxes(v.array, -1, -2))
             if gw is not None:
-                dp += gw.data
+                dp += gw.array
             if self.drop is not None:
                 dp *= self.drop
             p = self.p
@@ -163,7 +163,7 @@ class Attention(Function):
                 dp -= p * r                           # ds = p * (dp - sum(dp * p))
             ds = dp
             if need[0]:
-                dq = batched_matmul(ds, k.data)
+                dq = batched_matmul(ds, k.array)
                 dq *= dq.dtype.type(self.scale)
                 dq = _sum_to_array(dq, q.shape)
             if need[1]:
@@ -185,7 +185,7 @@ class Attention(Function):
         blocked = self._blocked(xp, q.shape[-2], k.shape[-2])
         if blocked is not None:
             s = s.masked_fill(Tensor._wrap(blocked), _NEG_INF)
-        dead = (s.data == _NEG_INF).all(axis=-1, keepdims=True) if self.safe else None
+        dead = (s.array == _NEG_INF).all(axis=-1, keepdims=True) if self.safe else None
         if dead is not None and dead.any():  # keep the softmax finite on fully masked rows, then zero them
             p = mask_mul(_Softmax()(s.masked_fill(Tensor._wrap(dead), 0.0)), ~dead)
         else:
@@ -321,7 +321,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         if not isinstance(attn_mask, Tensor):
             raise TypeError(f"{op}: attn_mask must be a Tensor, got {type(attn_mask).__name__}")
         if attn_mask.dtype.kind == "b":
-            blocked = ~attn_mask.data
+            blocked = ~attn_mask.array
         elif attn_mask.dtype.kind == "f":
             bias = attn_mask
         else:

@@ -49,10 +49,10 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
     Python floats become float32 (the default dtype), ints int64, bools bool.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     t = Tensor(data, dtype=dtype, device=device)
-    if t.data is data or (isinstance(data, np.ndarray) and np.shares_memory(t.data, data)):
-        t.data = t.data.copy()
+    if t.array is data or (isinstance(data, np.ndarray) and np.shares_memory(t.array, data)):
+        t.array = t.array.copy()
     if requires_grad:
         t.requires_grad = True
     return t
@@ -179,8 +179,8 @@ def randperm(n, generator=None, dtype=None, device=None) -> Tensor:
 
 def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Draws from N(mean, std**2); ``mean`` and ``std`` may be tensors (broadcast) or floats."""
-    m = mean.data if isinstance(mean, Tensor) else mean
-    s = std.data if isinstance(std, Tensor) else std
+    m = mean.array if isinstance(mean, Tensor) else mean
+    s = std.array if isinstance(std, Tensor) else std
     if size is None:
         size = np.broadcast_shapes(np.shape(m), np.shape(s))
     arr = backend.rng(generator).normal(backend.to_device(m, backend.cpu) if hasattr(m, "shape") else m,
@@ -197,7 +197,7 @@ def bernoulli(p, generator=None) -> Tensor:
         p = Tensor(p)
     if p.dtype.kind != "f":
         raise TypeError(f"bernoulli: expected a floating point tensor of probabilities, got {p.dtype}")
-    probs = backend.to_device(p.data, backend.cpu)
+    probs = backend.to_device(p.array, backend.cpu)
     draw = (backend.rng(generator).random(probs.shape) < probs).astype(p.dtype)
     return _finish(draw, p.device if p.device.type != "cpu" else None, False)
 

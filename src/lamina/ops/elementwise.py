@@ -1,4 +1,4 @@
-"""Elementwise ops: arithmetic, unary math, comparisons, casts and in-place updates.
+"""Elementwise ops: arithmetic, unary math, comparisons and casts (in-place updates: ``inplace.py``).
 
 Binary ops follow NumPy broadcasting; their backward sums the gradient back to each input's
 shape (``sum_to``). Dtypes follow PyTorch's promotion: Python scalars and 0-d tensors do not
@@ -25,7 +25,7 @@ _BOOL = np.dtype("bool")
 def result_type(a, b) -> np.dtype:
     """The dtype ``a <op> b`` computes in (``torch.result_type``); either may be a Python scalar."""
     a, b = _as_pair(a, b)
-    return _result_dtype(a.data.dtype, b.data.dtype, a.data.ndim == 0, b.data.ndim == 0)
+    return _result_dtype(a.array.dtype, b.array.dtype, a.array.ndim == 0, b.array.ndim == 0)
 
 
 # ---------------------------------------------------------------- operand handling
@@ -38,7 +38,7 @@ def as_tensor_like(value, like: Tensor) -> Tensor:
     if isinstance(value, Tensor):
         return value
     tv = type(value)
-    dt = like.data.dtype
+    dt = like.array.dtype
     if tv is float or isinstance(value, np.floating):
         if dt.kind != "f":
             dt = backend.get_default_dtype()
@@ -50,13 +50,13 @@ def as_tensor_like(value, like: Tensor) -> Tensor:
     elif isinstance(value, numbers.Real):  # Fraction, Decimal, ...
         return as_tensor_like(float(value), like)
     else:
-        arr = backend.array_module(like.data).asarray(value)
+        arr = backend.array_module(like.array).asarray(value)
         if arr.dtype.kind == "f" and not hasattr(value, "dtype"):
             arr = arr.astype(backend.get_default_dtype())
         elif arr.dtype.kind in "OUSV":
             raise TypeError(f"unsupported operand type {type(value).__name__} for a tensor operation")
         return Tensor._wrap(arr)
-    xp = backend.array_module(like.data)
+    xp = backend.array_module(like.array)
     if dt.kind in "iu":
         lo, hi = _int_range(dt)
         if not lo <= value <= hi:  # wrap around like C (and PyTorch) instead of raising
@@ -89,9 +89,9 @@ def _as_pair(a, b):
 def binary_operands(a, b):
     """Both operands as tensors of one dtype, promoted as PyTorch does (see ``promote_types``)."""
     a, b = _as_pair(a, b)
-    da, db = a.data.dtype, b.data.dtype
+    da, db = a.array.dtype, b.array.dtype
     if da is not db and da != db:
-        dt = _result_dtype(da, db, a.data.ndim == 0, b.data.ndim == 0)
+        dt = _result_dtype(da, db, a.array.ndim == 0, b.array.ndim == 0)
         a, b = astype(a, dt), astype(b, dt)
     return a, b
 
@@ -99,7 +99,7 @@ def binary_operands(a, b):
 def _operand_arrays(a, b, op: str):
     """Raw arrays of both operands in their common dtype, for ops with no gradient."""
     a, b = _as_pair(a, b)
-    x, y = a.data, b.data
+    x, y = a.array, b.array
     if x.dtype != y.dtype:
         dt = _result_dtype(x.dtype, y.dtype, x.ndim == 0, y.ndim == 0)
         x, y = x.astype(dt, copy=False), y.astype(dt, copy=False)
@@ -115,7 +115,7 @@ def _check_shapes(op: str, sa: tuple, sb: tuple) -> None:
 
 
 def _check_broadcast(op: str, a: Tensor, b: Tensor) -> None:
-    sa, sb = a.data.shape, b.data.shape
+    sa, sb = a.array.shape, b.array.shape
     if sa != sb:
         _check_shapes(op, sa, sb)
 
@@ -191,7 +191,7 @@ class PowScalar(Function):
         (x,) = self.inputs
         c = self.c
         if c == 0:
-            return Tensor._wrap(gy.xp.zeros_like(gy.data))
+            return Tensor._wrap(gy.xp.zeros_like(gy.array))
         if c == 1:
             return gy
         if c == 2:
@@ -214,9 +214,9 @@ class Pow(Function):
         ga = gb = None
         with np.errstate(divide="ignore", invalid="ignore"):  # the masked-out entries may be inf/nan
             if na:
-                ga = sum_to(where(b.data == 0, 0.0, gy * b * pow(a, b - 1.0)), a.shape)
+                ga = sum_to(where(b.array == 0, 0.0, gy * b * pow(a, b - 1.0)), a.shape)
             if nb:
-                safe_log = where((a.data == 0) & (b.data >= 0), 0.0, log(a))
+                safe_log = where((a.array == 0) & (b.array >= 0), 0.0, log(a))
                 gb = sum_to(gy * self.outputs[0] * safe_log, b.shape)
         return ga, gb
 
@@ -237,7 +237,7 @@ class Maximum(Function):
 
     def backward(self, gy):
         a, b = self.inputs
-        wa = _tie_weights(a.data, b.data, gy, True)
+        wa = _tie_weights(a.array, b.array, gy, True)
         na, nb = self.needs_input_grad
         return (sum_to(gy * wa, a.shape) if na else None), (sum_to(gy * (1.0 - wa), b.shape) if nb else None)
 
@@ -250,7 +250,7 @@ class Minimum(Function):
 
     def backward(self, gy):
         a, b = self.inputs
-        wa = _tie_weights(a.data, b.data, gy, False)
+        wa = _tie_weights(a.array, b.array, gy, False)
         na, nb = self.needs_input_grad
         return (sum_to(gy * wa, a.shape) if na else None), (sum_to(gy * (1.0 - wa), b.shape) if nb else None)
 
@@ -266,7 +266,7 @@ class Remainder(Function):
         na, nb = self.needs_input_grad
         gb = None
         if nb:
-            q = Tensor._wrap(a.xp.floor_divide(a.data, b.data))
+            q = Tensor._wrap(a.xp.floor_divide(a.array, b.array))
             gb = sum_to(-gy * q, b.shape)
         return (sum_to(gy, a.shape) if na else None), gb
 
@@ -371,7 +371,7 @@ class RDivScalar(Function):
 
 def _float_and_number(t, c) -> bool:
     tc = type(c)
-    return (tc is float or tc is int) and isinstance(t, Tensor) and t.data.dtype.kind == "f"
+    return (tc is float or tc is int) and isinstance(t, Tensor) and t.array.dtype.kind == "f"
 
 
 def self_xp(x):
@@ -381,8 +381,8 @@ def self_xp(x):
 def _binary(op_cls, name):
     def op(a, b):
         a, b = binary_operands(a, b)
-        if a.data.shape != b.data.shape:
-            _check_shapes(name, a.data.shape, b.data.shape)
+        if a.array.shape != b.array.shape:
+            _check_shapes(name, a.array.shape, b.array.shape)
         return op_cls()(a, b)
 
     op.__name__ = op.__qualname__ = name
@@ -445,13 +445,13 @@ def div(a, b, rounding_mode=None):
             return Tensor._wrap(xp.trunc(x / y))
         return Tensor._wrap((x - xp.fmod(x, y)) // y)  # exact for integers
     fa, fb = isinstance(a, Tensor), isinstance(b, Tensor)
-    if not ((fa and a.data.dtype.kind == "f") or (fb and b.data.dtype.kind == "f")):
+    if not ((fa and a.array.dtype.kind == "f") or (fb and b.array.dtype.kind == "f")):
         # integer / integer: both become the default float first, so that scalars keep their value
         dt = backend.get_default_dtype()
         a, b = (astype(a, dt) if fa else a), (astype(b, dt) if fb else b)
     a, b = binary_operands(a, b)
-    if a.data.shape != b.data.shape:
-        _check_shapes("div", a.data.shape, b.data.shape)
+    if a.array.shape != b.array.shape:
+        _check_shapes("div", a.array.shape, b.array.shape)
     return Div()(a, b)
 
 
@@ -468,15 +468,15 @@ def _is_number(v) -> bool:
 def pow(base, exponent):
     """base ** exponent, with a tensor or a constant exponent (or a constant base)."""
     if isinstance(base, Tensor) and _is_number(exponent):
-        kind = base.data.dtype.kind
+        kind = base.array.dtype.kind
         if kind != "f":
             floating = type(exponent) is float or isinstance(exponent, np.floating)
             base = astype(base, backend.get_default_dtype() if floating else _INT64 if kind == "b" else base.dtype)
         return PowScalar(exponent)(base)
     base, exponent = binary_operands(base, exponent)
     _check_broadcast("pow", base, exponent)
-    if base.data.dtype.kind != "f":
-        return Tensor._wrap(_integer_pow(base.data, exponent.data))
+    if base.array.dtype.kind != "f":
+        return Tensor._wrap(_integer_pow(base.array, exponent.array))
     return Pow()(base, exponent)
 
 
@@ -498,13 +498,13 @@ def where(condition, input, other):
 
     y = cond ? input : other;  d input = dy * cond,  d other = dy * (1 - cond).
     """
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition.array if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != _BOOL:
         cond = cond.astype(bool)
     if not isinstance(input, Tensor) and not isinstance(other, Tensor):
         input = Tensor(input)  # two scalars: the first sets the dtype like a tensor would
     input, other = binary_operands(input, other)
-    si, so = input.data.shape, other.data.shape
+    si, so = input.array.shape, other.array.shape
     if not (cond.shape == si == so):
         try:
             np.broadcast_shapes(cond.shape, si, so)
@@ -620,7 +620,7 @@ class Sign(Function):
         return self_xp(x).sign(x)
 
     def backward(self, gy):
-        return Tensor._wrap(gy.xp.zeros_like(gy.data))
+        return Tensor._wrap(gy.xp.zeros_like(gy.array))
 
 
 class Sin(Function):
@@ -685,7 +685,7 @@ class ReLU(Function):
         return self_xp(x).maximum(x, 0)
 
     def backward(self, gy):
-        return mask_mul(gy, self.outputs[0].data > 0)
+        return mask_mul(gy, self.outputs[0].array > 0)
 
 
 class MaskMul(Function):
@@ -723,7 +723,7 @@ class Clamp(Function):
         return xp.minimum(xp.maximum(x, self.lo), self.hi)
 
     def backward(self, gy):
-        x = self.inputs[0].data
+        x = self.inputs[0].array
         if self.hi is None:
             m = x >= self.lo
         elif self.lo is None:
@@ -781,7 +781,7 @@ def _unary(op_cls, name):
     def op(x):
         if not isinstance(x, Tensor):
             raise TypeError(f"{name}: expected a Tensor, got {type(x).__name__}")
-        if x.data.dtype.kind != "f":
+        if x.array.dtype.kind != "f":
             x = astype(x, backend.get_default_dtype())
         return op_cls()(x)
 
@@ -804,7 +804,7 @@ sigmoid = _unary(Sigmoid, "sigmoid")
 
 def neg(x: Tensor) -> Tensor:
     """y = -x;  dx = -dy (bool tensors have no negation, as in PyTorch)."""
-    if x.data.dtype.kind == "b":
+    if x.array.dtype.kind == "b":
         raise TypeError("neg: negation of a bool tensor is not supported; use ~x or logical_not(x)")
     return Neg()(x)
 
@@ -821,14 +821,14 @@ def abs(x: Tensor) -> Tensor:
 
 def sign(x: Tensor) -> Tensor:
     """sign(x) in {-1, 0, 1}; its gradient is zero."""
-    if x.data.dtype.kind == "b":
-        return Tensor._wrap(x.data.copy())
+    if x.array.dtype.kind == "b":
+        return Tensor._wrap(x.array.copy())
     return Sign()(x)
 
 
 def square(x: Tensor) -> Tensor:
     """y = x * x;  dx = 2 x dy."""
-    if x.data.dtype.kind == "b":
+    if x.array.dtype.kind == "b":
         x = astype(x, _INT64)
     return PowScalar(2)(x)
 
@@ -852,7 +852,7 @@ def clamp(x: Tensor, min=None, max=None) -> Tensor:
         if max is not None:
             out = where(gt(out, max), max, out)
         return out
-    if x.data.dtype.kind != "f" and any(type(v) is float or isinstance(v, np.floating) for v in (min, max)):
+    if x.array.dtype.kind != "f" and any(type(v) is float or isinstance(v, np.floating) for v in (min, max)):
         x = astype(x, backend.get_default_dtype())
     return Clamp(min, max)(x)
 
@@ -865,11 +865,11 @@ def clone(x: Tensor) -> Tensor:
 def astype(x: Tensor, dtype) -> Tensor:
     """``x`` converted to ``dtype``; gradients flow back (in x's dtype) between float dtypes."""
     dtype = np.dtype(dtype)
-    if x.data.dtype == dtype:
+    if x.array.dtype == dtype:
         return x
     if x._requires_grad and dtype.kind == "f":
         return Cast(dtype)(x)
-    return Tensor._wrap(x.data.astype(dtype))
+    return Tensor._wrap(x.array.astype(dtype))
 
 
 def to_device(x: Tensor, device) -> Tensor:
@@ -934,92 +934,22 @@ bitwise_xor = _bitwise("bitwise_xor")
 
 def bitwise_not(x: Tensor) -> Tensor:
     """~x: logical not of a bool tensor, bitwise not of an integer tensor."""
-    if x.data.dtype.kind not in "biu":
+    if x.array.dtype.kind not in "biu":
         raise TypeError(f"bitwise_not (~) is only implemented on integer and bool tensors, got {x.dtype}")
-    return Tensor._wrap(x.xp.invert(x.data))
+    return Tensor._wrap(x.xp.invert(x.array))
 
 
 def logical_not(x: Tensor) -> Tensor:
-    return Tensor._wrap(x.xp.logical_not(x.data))
+    return Tensor._wrap(x.xp.logical_not(x.array))
 
 
 def isnan(x: Tensor) -> Tensor:
-    return Tensor._wrap(x.xp.isnan(x.data))
+    return Tensor._wrap(x.xp.isnan(x.array))
 
 
 def isinf(x: Tensor) -> Tensor:
-    return Tensor._wrap(x.xp.isinf(x.data))
+    return Tensor._wrap(x.xp.isinf(x.array))
 
 
 def isfinite(x: Tensor) -> Tensor:
-    return Tensor._wrap(x.xp.isfinite(x.data))
-
-
-# ---------------------------------------------------------------- in-place updates
-def _check_inplace(t: Tensor, what: str) -> None:
-    if t._requires_grad and t._ctx is None and is_grad_enabled():
-        raise RuntimeError(
-            f"a leaf tensor that requires grad (shape {t.shape}) is being used in an in-place operation "
-            f"({what}); wrap the update in `with lamina.no_grad():` or use an out-of-place op")
-
-
-def inplace(t: Tensor, fn, *args, name: str | None = None) -> Tensor:
-    """Apply ``t = fn(t, *args)`` in place, keeping ``t``'s dtype and shape.
-
-    Outside a graph the new values are written into ``t``'s array (views see them). Inside a
-    graph ``t`` is rebound to the result's node, and its version is bumped so that any op that
-    saved the old value refuses to backward.
-    """
-    name = name or getattr(fn, "__name__", "in-place op")
-    if name.isidentifier():
-        name += "_"
-    _check_inplace(t, name)
-    tracking = is_grad_enabled() and (t._requires_grad or any(isinstance(a, Tensor) and a._requires_grad for a in args))
-    if tracking:
-        # the op reads the *old* value: give it an alias that keeps the old array and version, so
-        # that t can be rebound to the result without corrupting what the op saved
-        src = Tensor._wrap(t.data)
-        src._requires_grad, src._ctx, src._out_idx = t._requires_grad, t._ctx, t._out_idx
-        args = tuple(src if a is t else a for a in args)
-        res = fn(src, *args)
-    else:
-        res = fn(t, *args)
-    if res.shape != t.shape:
-        raise RuntimeError(f"{name}: the output of shape {t.shape} doesn't match the broadcast shape {res.shape}")
-    if res.dtype != t.dtype:
-        if t.dtype.kind not in "fc" and res.dtype.kind in "fc" or t.dtype.kind == "b" and res.dtype.kind != "b":
-            raise RuntimeError(f"{name}: result type {res.dtype} can't be cast to the desired output type {t.dtype}")
-        res = astype(res, t.dtype)
-    if tracking:
-        t.data = res.data
-        t._ctx, t._out_idx, t._requires_grad = res._ctx, res._out_idx, res._requires_grad
-    else:
-        t.data[...] = res.data
-    t._version += 1
-    return t
-
-
-def fill_(t: Tensor, value) -> Tensor:
-    """Set every element of ``t`` to ``value`` in place."""
-    _check_inplace(t, "fill_")
-    if isinstance(value, Tensor):
-        value = value.item()
-    if t._ctx is not None and is_grad_enabled():
-        t.data = t.xp.full(t.shape, value, dtype=t.dtype)
-        t._ctx, t._requires_grad = None, False
-    else:
-        t.data[...] = value
-    t._version += 1
-    return t
-
-
-def fill_random_(t: Tensor, kind: str, a, b, generator=None) -> Tensor:
-    """Fill in place from U(a, b) or N(a, b**2), drawn from ``generator`` (the default one if None)."""
-    _check_inplace(t, f"{kind}_")
-    if t.dtype.kind != "f":
-        raise TypeError(f"{kind}_: expected a floating point tensor, got {t.dtype}")
-    rng = backend.rng(generator)
-    draw = rng.uniform(a, b, t.shape) if kind == "uniform" else rng.normal(a, b, t.shape)
-    t.data[...] = backend.to_device(draw.astype(t.dtype), t.device)
-    t._version += 1
-    return t
+    return Tensor._wrap(x.xp.isfinite(x.array))

@@ -21,6 +21,7 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from .broadcast import sum_to
 from .shape import norm_dim, reshape
+from .views import make_view
 
 _SMALL = 4096  # below this many gradient elements, xp.add.at is the cheapest accumulation
 # A Numba loop sums rows in one pass (np.add.reduceat is slow for many short runs);
@@ -97,7 +98,7 @@ def _scatter_add(out, dim: int, idx, src):
 # ---------------------------------------------------------------- index parsing
 def _index_array(item, x: Tensor):
     if isinstance(item, Tensor):
-        arr = item.data
+        arr = item.array
         if item.device != x.device:
             arr = backend.to_device(arr, x.device)
     else:
@@ -297,7 +298,9 @@ def getitem(x: Tensor, index) -> Tensor:
     basic, adv, unique = parse_index(x, index)
     try:
         if adv is None:
-            return x if _is_trivial(basic) else GetItem(basic)(x)
+            if _is_trivial(basic):
+                return x
+            return make_view(GetItem(basic)(x), x, lambda b: GetItem(basic)(b))
         arrays = [k for k, a in enumerate(adv) if not isinstance(a, slice)]
         if len(arrays) == 1 and not unique:  # one integer array: a take along its dim
             v = x if _is_trivial(basic) else GetItem(basic)(x)
@@ -346,15 +349,16 @@ def setitem(x: Tensor, index, value) -> None:
 
     Differentiable in ``x`` and ``value``; on a leaf that requires grad it needs ``no_grad``.
     """
-    from .elementwise import as_tensor_like, astype, inplace
+    from .elementwise import as_tensor_like, astype
+    from .inplace import inplace
 
     def put(t: Tensor, v) -> Tensor:
         basic, adv, _ = parse_index(t, index)
         v = as_tensor_like(v, t)
         if v.device != t.device:
-            v = Tensor._wrap(backend.to_device(v.data, t.device)) if not v._requires_grad else v.to(t.device)
+            v = Tensor._wrap(backend.to_device(v.array, t.device)) if not v._requires_grad else v.to(t.device)
         v = astype(v, t.dtype)
-        view_shape = t.data[basic].shape
+        view_shape = t.array[basic].shape
         target = view_shape if adv is None else _adv_shape(view_shape, adv)
         lead = v.ndim - len(target)
         if lead > 0 and all(n == 1 for n in v.shape[:lead]):
@@ -368,10 +372,10 @@ def setitem(x: Tensor, index, value) -> None:
                                f"{target} (tensor shape {t.shape})") from None
         if is_grad_enabled() and (t._requires_grad or v._requires_grad):
             return IndexPut(basic, adv)(t, v)
-        if not t.data.flags.writeable:
+        if not t.array.flags.writeable:
             raise RuntimeError(f"setitem: the tensor (shape {t.shape}) is a read-only broadcast view (from "
                                "expand); call .clone() before writing into it")
-        _write(t.data, basic, adv, v.data)  # no graph: write straight into the array (views see it)
+        _write(t.array, basic, adv, v.array)  # no graph: write straight into the array (views see it)
         return t
 
     put.__name__ = "setitem (x[index] = value)"
@@ -450,7 +454,7 @@ class Scatter(Function):
 
 
 def _int_index(index, x: Tensor, op: str):
-    arr = index.data if isinstance(index, Tensor) else x.xp.asarray(np.asarray(index))
+    arr = index.array if isinstance(index, Tensor) else x.xp.asarray(np.asarray(index))
     if arr.dtype.kind not in "iu":
         raise RuntimeError(f"{op}: expected an integer index tensor, got dtype {arr.dtype}")
     if isinstance(index, Tensor) and index.device != x.device:
@@ -529,7 +533,7 @@ def masked_fill(x: Tensor, mask, value) -> Tensor:
     """out = value where mask else x (mask broadcasts);  dx = dy * ~mask,  dvalue = sum(dy[mask])."""
     from .elementwise import astype, where
 
-    m = mask.data if isinstance(mask, Tensor) else x.xp.asarray(np.asarray(mask))
+    m = mask.array if isinstance(mask, Tensor) else x.xp.asarray(np.asarray(mask))
     if m.dtype.kind != "b":
         raise RuntimeError(f"masked_fill: only boolean masks are supported, got mask dtype {m.dtype}")
     try:
@@ -548,7 +552,7 @@ def masked_fill(x: Tensor, mask, value) -> Tensor:
 
 def one_hot(index: Tensor, num_classes: int = -1) -> Tensor:
     """int64 tensor of shape index.shape + (num_classes,) with a 1 at each index (F.one_hot)."""
-    arr = index.data if isinstance(index, Tensor) else np.asarray(index)
+    arr = index.array if isinstance(index, Tensor) else np.asarray(index)
     xp = backend.array_module(arr)
     if arr.dtype.kind not in "iu":
         raise RuntimeError(f"one_hot: is only applicable to an integer index tensor, got dtype {arr.dtype}")

@@ -30,7 +30,7 @@ from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from . import _norm_kernels as _K
-from .elementwise import inplace as _inplace
+from .inplace import inplace as _inplace
 from .elementwise import mask_mul
 
 USE_KERNELS = True  # set False to force the array code (tests compare both paths)
@@ -111,11 +111,11 @@ class Normalize(Function):
             return self._backward_graph(gy)
         x, *params = self.inputs
         need = self.needs_input_grad
-        w, b = self._params([p.data for p in params])
-        xp, g = x.xp, gy.data
+        w, b = self._params([p.array for p in params])
+        xp, g = x.xp, gy.array
         if self.kernel is not None:
             k = _K.kernels()
-            x_k, g_k = self._as_kernel_shape(xp, x.data), self._as_kernel_shape(xp, g)
+            x_k, g_k = self._as_kernel_shape(xp, x.array), self._as_kernel_shape(xp, g)
             wf, _ = self._flat_params(xp, w, None, x_k.shape[1], x.dtype)
             mean, rstd = self.mean.reshape(-1), self.rstd.reshape(-1)
             if self.kernel == "rows":
@@ -200,7 +200,7 @@ def _update_running(running: Tensor | None, stat, factor: float) -> None:
     """running = (1 - factor) * running + factor * stat, in place (no graph, version bumped)."""
     if running is None:
         return
-    data = running.data
+    data = running.array
     stat = stat.reshape(data.shape).astype(data.dtype, copy=False)
     data *= 1.0 - factor
     data += factor * stat

@@ -81,7 +81,7 @@ class _TensorOps:
 
     @staticmethod
     def positive(x, y):
-        return E.mask_mul(x, y.data > 0)
+        return E.mask_mul(x, y.array > 0)
 
     @staticmethod
     def mask(x, m):
@@ -267,14 +267,14 @@ class RecurrentLayer(Function):
                                                      self.mask, self.reverse)
         else:
             if "lstm_fast" in self.__dict__:
-                res = self._lstm_backward(gy.data, [g.data for g in gstates], w.data,
+                res = self._lstm_backward(gy.array, [g.array for g in gstates], w.array,
                                           self.needs_input_grad[len(gstates) + 1])
             elif "gru_fast" in self.__dict__:
-                res = self._gru_backward(gy.data, [g.data for g in gstates], w.data,
+                res = self._gru_backward(gy.array, [g.array for g in gstates], w.array,
                                           self.needs_input_grad[len(gstates) + 1])
             else:
-                res = _generic_backward(_ArrayOps(gy.xp), self.mode, self.saved, gy.data,
-                                        [g.data for g in gstates], w.data, self.mask, self.reverse)
+                res = _generic_backward(_ArrayOps(gy.xp), self.mode, self.saved, gy.array,
+                                        [g.array for g in gstates], w.array, self.mask, self.reverse)
             wrap = Tensor._wrap
             dxg, dstates = wrap(res[0]), [wrap(s) for s in res[1]]
             dw = None if res[2] is None else wrap(res[2])

@@ -89,7 +89,7 @@ def _need_float(x: Tensor, op: str) -> None:
 
 
 def _check_nonempty(x: Tensor, axes: tuple, op: str) -> None:
-    if x.data.size == 0:
+    if x.array.size == 0:
         for a in axes:
             if x.shape[a] == 0:
                 raise IndexError(f"{op}(): expected reduction dim {a} to have non-zero size "
@@ -179,7 +179,7 @@ class Std(Var):
     def backward(self, gy):
         shape = self.inputs[0].shape
         y = _kept(self.outputs[0], shape, self.axes)
-        safe = y + Tensor._wrap((y.data == 0).astype(y.dtype))  # where y == 0, x - mean == 0 too
+        safe = y + Tensor._wrap((y.array == 0).astype(y.dtype))  # where y == 0, x - mean == 0 too
         return self._grad_of_var(_kept(gy, shape, self.axes) / (safe * 2.0))
 
 
@@ -223,7 +223,7 @@ class AMax(Function):
 
     def backward(self, gy):
         (x,) = self.inputs
-        xd, y = x.data, self.y
+        xd, y = x.array, self.y
         xp = x.xp
         hit = xd == y
         if xp.isnan(y).any():  # a NaN maximum comes from the NaN entries
@@ -308,7 +308,7 @@ def _arg(x: Tensor, dim, keepdim, largest: bool) -> Tensor:
     xp, fn = x.xp, (x.xp.argmax if largest else x.xp.argmin)
     if dim is None:
         _check_nonempty(x, (), op)
-        i = xp.asarray(fn(x.data), dtype=np.int64)
+        i = xp.asarray(fn(x.array), dtype=np.int64)
         return Tensor._wrap(i.reshape((1,) * x.ndim) if keepdim else i)
     if isinstance(dim, (tuple, list)):
         raise TypeError(f"{op}(): dim must be a single int, got {dim}")
@@ -316,7 +316,7 @@ def _arg(x: Tensor, dim, keepdim, largest: bool) -> Tensor:
     if not axes:
         return Tensor._wrap(xp.zeros((), dtype=np.int64))
     _check_nonempty(x, axes, op)
-    return Tensor._wrap(_arr(fn(x.data, axis=axes[0], keepdims=keepdim), xp).astype(np.int64, copy=False))
+    return Tensor._wrap(_arr(fn(x.array, axis=axes[0], keepdims=keepdim), xp).astype(np.int64, copy=False))
 
 
 def argmax(x: Tensor, dim=None, keepdim=False) -> Tensor:
@@ -350,7 +350,7 @@ class Prod(Function):
         (x,) = self.inputs
         axes = self.axes
         gy = _kept(gy, x.shape, axes)
-        zero = x.data == 0
+        zero = x.array == 0
         if not zero.any():
             return (gy * _kept(self.outputs[0], x.shape, axes)) / x
         dt = x.dtype
@@ -451,7 +451,7 @@ class Norm2(Function):
     def backward(self, gy):
         (x,) = self.inputs
         y = _kept(self.outputs[0], x.shape, self.axes)
-        safe = y + Tensor._wrap((y.data == 0).astype(y.dtype))  # y == 0 means x == 0 there
+        safe = y + Tensor._wrap((y.array == 0).astype(y.dtype))  # y == 0 means x == 0 there
         return x * (_kept(gy, x.shape, self.axes) / safe)
 
 
@@ -473,9 +473,9 @@ class PNorm(Function):
         (x,) = self.inputs
         p = self.p
         y = _kept(self.outputs[0], x.shape, self.axes)
-        zero_y = Tensor._wrap((y.data == 0).astype(y.dtype))
+        zero_y = Tensor._wrap((y.array == 0).astype(y.dtype))
         a = _abs(x)
-        a_safe = a + Tensor._wrap((x.data == 0).astype(x.dtype))  # avoids 0 ** negative
+        a_safe = a + Tensor._wrap((x.array == 0).astype(x.dtype))  # avoids 0 ** negative
         scale = _kept(gy, x.shape, self.axes) / _pow(y + zero_y, p - 1.0) * (1.0 - zero_y)
         return sign(x) * _pow(a_safe, p - 1.0) * scale
 
@@ -512,7 +512,7 @@ def norm(x: Tensor, p="fro", dim=None, keepdim=False) -> Tensor:
         _check_nonempty(x, axes, "norm")
         return AMax(axes, keepdim, False)(_abs(x))
     if p == 0:
-        return Tensor._wrap(_arr((x.data != 0).sum(axis=axes, keepdims=keepdim), x.xp).astype(x.dtype))
+        return Tensor._wrap(_arr((x.array != 0).sum(axis=axes, keepdims=keepdim), x.xp).astype(x.dtype))
     return PNorm(p, axes, keepdim)(x)
 
 
@@ -520,10 +520,10 @@ def norm(x: Tensor, p="fro", dim=None, keepdim=False) -> Tensor:
 def all(x: Tensor, dim=None, keepdim=False) -> Tensor:
     """True where every element over ``dim`` is nonzero (bool, no gradient)."""
     axes = _dims(x, dim, "all")
-    return Tensor._wrap(_arr(x.xp.all(x.data, axis=axes, keepdims=keepdim), x.xp))
+    return Tensor._wrap(_arr(x.xp.all(x.array, axis=axes, keepdims=keepdim), x.xp))
 
 
 def any(x: Tensor, dim=None, keepdim=False) -> Tensor:
     """True where some element over ``dim`` is nonzero (bool, no gradient)."""
     axes = _dims(x, dim, "any")
-    return Tensor._wrap(_arr(x.xp.any(x.data, axis=axes, keepdims=keepdim), x.xp))
+    return Tensor._wrap(_arr(x.xp.any(x.array, axis=axes, keepdims=keepdim), x.xp))

@@ -15,6 +15,7 @@ import numpy as np
 from ..autograd import Function
 from ..tensor import Tensor
 from .broadcast import broadcast_to
+from .views import make_view, make_views
 
 
 def _shape_arg(shape) -> tuple:
@@ -86,13 +87,17 @@ class Reshape(Function):
 def reshape(x: Tensor, *shape) -> Tensor:
     """x with a new shape of the same size (one entry may be -1): ``x.reshape(2, -1)``."""
     shape = infer_shape(x.shape, _ints(_shape_arg(shape), "reshape", "sizes"), "reshape")
-    return x if shape == x.shape else Reshape(shape)(x)
+    if shape == x.shape:
+        return x
+    return make_view(Reshape(shape)(x), x, lambda b: reshape(b, shape))
 
 
 def view(x: Tensor, *shape) -> Tensor:
     """Same as ``reshape`` (NumPy reshapes return views whenever the strides allow)."""
     shape = infer_shape(x.shape, _ints(_shape_arg(shape), "view", "sizes"), "view")
-    return x if shape == x.shape else Reshape(shape)(x)
+    if shape == x.shape:
+        return x
+    return make_view(Reshape(shape)(x), x, lambda b: reshape(b, shape))
 
 
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -132,7 +137,7 @@ def squeeze(x: Tensor, dim=None) -> Tensor:
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
     """Insert a size-1 dim at ``dim`` (in range [-ndim-1, ndim])."""
     d = norm_dim(dim, x.shape, "unsqueeze", extra=1)
-    return Reshape(x.shape[:d] + (1,) + x.shape[d:])(x)
+    return reshape(x, x.shape[:d] + (1,) + x.shape[d:])
 
 
 # ---------------------------------------------------------------- permutations
@@ -158,7 +163,9 @@ def permute(x: Tensor, *dims) -> Tensor:
         raise RuntimeError(f"permute: the number of dims {len(dims)} of {dims} doesn't match the "
                            f"number of dimensions {x.ndim} of the tensor (shape {x.shape})")
     dims = norm_dims(dims, x.shape, "permute")
-    return x if dims == tuple(range(x.ndim)) else Permute(dims)(x)
+    if dims == tuple(range(x.ndim)):
+        return x
+    return make_view(Permute(dims)(x), x, lambda b: Permute(dims)(b))
 
 
 def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -171,7 +178,7 @@ def transpose(x: Tensor, dim0: int, dim1: int) -> Tensor:
         return x
     dims = list(range(x.ndim))
     dims[d0], dims[d1] = d1, d0
-    return Permute(tuple(dims))(x)
+    return permute(x, tuple(dims))
 
 
 def t(x: Tensor) -> Tensor:
@@ -205,7 +212,8 @@ def expand(x: Tensor, *sizes) -> Tensor:
             raise RuntimeError(f"expand: the expanded size ({n}) must match the existing size ({have}) at "
                                f"non-singleton dimension {i}; target sizes {sizes}, tensor shape {x.shape}")
         out.append(n)
-    return broadcast_to(x, tuple(out))
+    out = tuple(out)
+    return make_view(broadcast_to(x, out), x, lambda b: broadcast_to(b, out))
 
 
 class Repeat(Function):
@@ -380,7 +388,17 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
         if sum(sizes) != n or any(s < 0 for s in sizes):
             raise RuntimeError(f"split: split sizes {tuple(sizes)} must be non-negative and sum exactly to "
                                f"{n}, the size of dim {dim} of a tensor of shape {x.shape}")
-    return Split(tuple(sizes), d)(x)
+    return _split_views(x, tuple(sizes), d)
+
+
+def _split_views(x: Tensor, sizes: tuple, d: int) -> tuple:
+    out = Split(sizes, d)(x)
+    out = out if isinstance(out, tuple) else (out,)
+    return make_views(out, x, lambda b, i: _as_tuple(Split(sizes, d)(b))[i])
+
+
+def _as_tuple(out) -> tuple:
+    return out if isinstance(out, tuple) else (out,)
 
 
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
@@ -393,7 +411,7 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
     d = norm_dim(dim, x.shape, "chunk")
     n = x.shape[d]
     if n == 0:
-        return Split((0,) * chunks, d)(x)
+        return _split_views(x, (0,) * chunks, d)
     return split(x, -(-n // chunks), d)
 
 
@@ -411,7 +429,7 @@ class Contiguous(Function):
 
 def contiguous(x: Tensor) -> Tensor:
     """x itself when already C-contiguous, else a C-ordered copy."""
-    return x if x.data.flags.c_contiguous else Contiguous()(x)
+    return x if x.array.flags.c_contiguous else Contiguous()(x)
 
 
 def _common_dtype(tensors):

@@ -49,7 +49,7 @@ class Adagrad(Optimizer):
     def _init_state(self, p: Tensor, group: dict) -> dict:
         state = self.state[p]
         state["step"] = self._new_step()
-        state["sum"] = Tensor._wrap(p.xp.full_like(p.data, group["initial_accumulator_value"]))
+        state["sum"] = Tensor._wrap(p.xp.full_like(p.array, group["initial_accumulator_value"]))
         return state
 
     def _step_group(self, group: dict) -> None:
@@ -62,7 +62,7 @@ class Adagrad(Optimizer):
                 continue
             state = self.state[p] or self._init_state(p, group)
             clr = lr / (1 + (self._bump_step(state) - 1) * lr_decay)
-            pd, acc = p.data, state["sum"].data
+            pd, acc = p.array, state["sum"].array
             views = self._flat_views(p, (pd, acc))
             if views is not None:
                 K.adagrad(views[0], K.flat_grad(g, pd), views[1], K.scalars(pd.dtype, -clr, wd, eps), maximize)

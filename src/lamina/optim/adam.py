@@ -68,7 +68,7 @@ class Adam(Optimizer):
             if g is None:
                 continue
             state = self.state[p]
-            pd = p.data
+            pd = p.array
             if not state:
                 xp = p.xp
                 state["step"] = self._new_step()
@@ -80,8 +80,8 @@ class Adam(Optimizer):
             bias_correction1 = 1 - beta1 ** t
             bias_correction2_sqrt = (1 - beta2 ** t) ** 0.5
             step_size = lr / bias_correction1
-            m, v = state["exp_avg"].data, state["exp_avg_sq"].data
-            vmax = state["max_exp_avg_sq"].data if amsgrad else v
+            m, v = state["exp_avg"].array, state["exp_avg_sq"].array
+            vmax = state["max_exp_avg_sq"].array if amsgrad else v
             views = self._flat_views(p, (pd, m, v, vmax))
             if views is not None:
                 s = scalars.get((pd.dtype, t))

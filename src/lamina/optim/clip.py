@@ -53,7 +53,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite: bool = False) -> 
     total = (sum_i ||t_i||_p ** p) ** (1/p);  for p = inf: max_i ||t_i||_inf.
     """
     p = _norm_type(norm_type)
-    arrays = [t.data if isinstance(t, Tensor) else t for t in tensors if t is not None]
+    arrays = [t.array if isinstance(t, Tensor) else t for t in tensors if t is not None]
     if not arrays:
         return Tensor._wrap(np.zeros((), dtype=get_default_dtype()))
     norms = [_vector_norm(a, p) for a in arrays]
@@ -80,7 +80,7 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite: bool = False) -> 
 def clip_grads_with_norm_(parameters, max_norm: float, total_norm) -> None:
     """Scale every ``p.grad`` by ``min(1, max_norm / (total_norm + 1e-6))``, in place."""
     params = _params(parameters)
-    tn = total_norm.data if isinstance(total_norm, Tensor) else np.asarray(total_norm, dtype=np.float32)
+    tn = total_norm.array if isinstance(total_norm, Tensor) else np.asarray(total_norm, dtype=np.float32)
     tn = np.asarray(tn.get() if hasattr(tn, "get") else tn)
     coef = max_norm / (tn + tn.dtype.type(1e-6))        # computed in the norm's dtype, as torch does
     coef = np.minimum(coef, tn.dtype.type(1.0))
@@ -91,10 +91,10 @@ def clip_grads_with_norm_(parameters, max_norm: float, total_norm) -> None:
         if g is None:
             continue
         c = g.dtype.type(coef) if g.dtype.kind == "f" else float(coef)
-        if getattr(g.data.flags, "writeable", True) and g._ctx is None:
-            g.data *= c
+        if getattr(g.array.flags, "writeable", True) and g._ctx is None:
+            g.array *= c
         else:
-            p.grad = Tensor._wrap(g.data * c)
+            p.grad = Tensor._wrap(g.array * c)
 
 
 def clip_grad_norm_(parameters, max_norm: float, norm_type=2.0, error_if_nonfinite: bool = False) -> Tensor:
@@ -122,7 +122,7 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
         if g is None:
             continue
         xp = g.xp
-        if getattr(g.data.flags, "writeable", True) and g._ctx is None:
-            xp.clip(g.data, -c, c, out=g.data)
+        if getattr(g.array.flags, "writeable", True) and g._ctx is None:
+            xp.clip(g.array, -c, c, out=g.array)
         else:
-            p.grad = Tensor._wrap(xp.clip(g.data, -c, c))
+            p.grad = Tensor._wrap(xp.clip(g.array, -c, c))

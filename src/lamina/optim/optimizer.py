@@ -3,7 +3,7 @@
 An optimizer holds ``param_groups``, a list of dicts, each with ``'params'`` (a list of
 Tensors) and the group's hyper-parameters (``'lr'``, ``'weight_decay'``, ...), and ``state``,
 a dict from parameter to its own dict of buffers (``'step'``, ``'exp_avg'``, ...). ``step()``
-updates every parameter that has a gradient, in place on ``p.data``, recording no graph.
+updates every parameter that has a gradient, in place on ``p.array``, recording no graph.
 
     opt = optim.SGD([{"params": body.parameters()},
                      {"params": head.parameters(), "lr": 1e-2}], lr=1e-3, momentum=0.9)
@@ -140,10 +140,10 @@ class Optimizer:
                     continue
                 if set_to_none:
                     p.grad = None
-                elif g._ctx is not None or not getattr(g.data.flags, "writeable", True):
-                    p.grad = Tensor._wrap(g.xp.zeros_like(g.data))
+                elif g._ctx is not None or not getattr(g.array.flags, "writeable", True):
+                    p.grad = Tensor._wrap(g.xp.zeros_like(g.array))
                 else:
-                    g.data.fill(0)
+                    g.array.fill(0)
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; ``closure()`` (optional) recomputes the loss."""
@@ -165,7 +165,7 @@ class Optimizer:
             return None
         if g.shape != p.shape:
             raise RuntimeError(f"{self._name}: gradient of shape {g.shape} for a parameter of shape {p.shape}")
-        return g.data
+        return g.array
 
     @staticmethod
     def _new_step():
@@ -174,12 +174,12 @@ class Optimizer:
     @staticmethod
     def _bump_step(state: dict) -> float:
         """state['step'] += 1 (a float32 0-d tensor, as in PyTorch); returns the new value."""
-        arr = state["step"].data
+        arr = state["step"].array
         arr[()] = arr.item() + 1
         return arr.item()
 
     def _flat_views(self, p: Tensor, arrays: tuple):
-        """Flat views of ``arrays`` (p.data and its state buffers) for the fused kernels, or None
+        """Flat views of ``arrays`` (p.array and its state buffers) for the fused kernels, or None
         when one of them can't be used (not NumPy, not C-contiguous, not float32/64, kernels off).
 
         Cached while the same array objects are in use, so a step costs identity checks only."""
@@ -279,7 +279,7 @@ class Optimizer:
                                  f"{type(value).__name__}, expected a number or a 0-d tensor")
             return Tensor._wrap(np.array(arr, dtype=np.float32).reshape(()))
         if isinstance(value, Tensor):
-            arr = value.data
+            arr = value.array
         elif isinstance(value, np.ndarray) or backend.array_module(value) is not np:
             arr = value
         elif hasattr(value, "__array__") and hasattr(value, "shape"):  # e.g. a torch tensor
@@ -294,7 +294,7 @@ class Optimizer:
         arr = backend.to_device(arr, p.device)
         xp = p.xp
         dtype = p.dtype if p.dtype.kind in "fc" else arr.dtype
-        order = "C" if p.data.flags.c_contiguous else "K"
+        order = "C" if p.array.flags.c_contiguous else "K"
         return Tensor._wrap(xp.array(arr, dtype=dtype, order=order, copy=True))
 
     def __repr__(self):
@@ -325,7 +325,7 @@ def _shape(value):
 def _to_numpy(value):
     """A NumPy array from a lamina Tensor, an array, a number, or anything with __array__ (torch)."""
     if isinstance(value, Tensor):
-        return backend.to_device(value.data, backend.cpu)
+        return backend.to_device(value.array, backend.cpu)
     if isinstance(value, np.ndarray):
         return value
     if isinstance(value, (int, float, np.number)):

@@ -58,7 +58,7 @@ class RMSprop(Optimizer):
             if g is None:
                 continue
             state = self.state[p]
-            pd = p.data
+            pd = p.array
             if not state:
                 xp = p.xp
                 state["step"] = self._new_step()
@@ -68,9 +68,9 @@ class RMSprop(Optimizer):
                 if centered:
                     state["grad_avg"] = Tensor._wrap(xp.zeros_like(pd))
             self._bump_step(state)
-            sq = state["square_avg"].data
-            gavg = state["grad_avg"].data if centered else sq
-            buf = state["momentum_buffer"].data if mu > 0 else sq
+            sq = state["square_avg"].array
+            gavg = state["grad_avg"].array if centered else sq
+            buf = state["momentum_buffer"].array if mu > 0 else sq
             views = self._flat_views(p, (pd, sq, gavg, buf))
             if views is not None:
                 if s is None or s.dtype != pd.dtype:

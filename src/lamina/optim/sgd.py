@@ -57,7 +57,7 @@ class SGD(Optimizer):
             g = self._grad(p)
             if g is None:
                 continue
-            pd = p.data
+            pd = p.array
             buf, first = None, False
             if mu != 0:
                 state = self.state[p]
@@ -65,7 +65,7 @@ class SGD(Optimizer):
                 first = bt is None
                 if first:
                     bt = state["momentum_buffer"] = Tensor._wrap(p.xp.empty_like(pd))
-                buf = bt.data
+                buf = bt.array
             views = self._flat_views(p, (pd, pd if buf is None else buf))
             if views is not None:
                 if s is None or s.dtype != pd.dtype:

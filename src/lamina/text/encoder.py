@@ -35,7 +35,7 @@ def pool_tokens(token_embeddings: Tensor, attention_mask, mode: str = "mean") ->
     if mode == "cls":
         return token_embeddings[:, 0]
     h = token_embeddings
-    m = attention_mask.data if isinstance(attention_mask, Tensor) else np.asarray(attention_mask)
+    m = attention_mask.array if isinstance(attention_mask, Tensor) else np.asarray(attention_mask)
     if tuple(m.shape) != tuple(h.shape[:2]):
         raise ValueError(f"pool_tokens: attention_mask has shape {tuple(m.shape)}, expected {tuple(h.shape[:2])}")
     if backend.device_of(m) != h.device:
@@ -110,7 +110,7 @@ class SentenceEncoder(Module):
     def forward(self, input_ids, attention_mask=None, token_type_ids=None, normalize: bool | None = None) -> Tensor:
         """(B, L) ids -> (B, hidden_size) sentence vectors (differentiable)."""
         if attention_mask is None:
-            attention_mask = np.ones(np.shape(input_ids.data if isinstance(input_ids, Tensor) else input_ids),
+            attention_mask = np.ones(np.shape(input_ids.array if isinstance(input_ids, Tensor) else input_ids),
                                      dtype=np.int64)
         h = self.bert(input_ids, attention_mask, token_type_ids).last_hidden_state
         u = pool_tokens(h, attention_mask, self.pooling)
@@ -135,7 +135,7 @@ class SentenceEncoder(Module):
             with no_grad():
                 for start in range(0, len(texts), batch_size):
                     batch = self.tokenize([texts[i] for i in order[start:start + batch_size]])
-                    chunks.append(self.forward(**batch, normalize=normalize).data)
+                    chunks.append(self.forward(**batch, normalize=normalize).array)
         finally:
             self.train(was_training)
         xp = self.bert.embeddings.word_embeddings.weight.xp

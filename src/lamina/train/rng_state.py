@@ -28,7 +28,7 @@ def _numpy_state() -> dict:
 
 
 def _set_numpy_state(st: dict) -> None:
-    key = np.asarray(getattr(st["key"], "data", st["key"]), dtype=np.uint32)
+    key = np.asarray(getattr(st["key"], "array", st["key"]), dtype=np.uint32)
     np.random.set_state({"bit_generator": st["bit_generator"], "state": {"key": key, "pos": int(st["pos"])},
                          "has_gauss": int(st["has_gauss"]), "gauss": float(st["gauss"])})
 
@@ -39,7 +39,7 @@ def _python_state() -> dict:
 
 
 def _set_python_state(st: dict) -> None:
-    internal = np.asarray(getattr(st["internal"], "data", st["internal"]))
+    internal = np.asarray(getattr(st["internal"], "array", st["internal"]))
     random.setstate((int(st["version"]), tuple(int(v) for v in internal.tolist()), st["gauss_next"]))
 
 

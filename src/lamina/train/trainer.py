@@ -214,7 +214,7 @@ class Trainer:
             x, y = self._to_device(x), self._to_device(y)
             out = self._forward(x)
             loss = loss_fn(out, y)
-            value = float(loss.data)
+            value = float(loss.array)
             n = _num_samples(x)
             self._samples += n
             if value - value == 0.0:  # finite (inf - inf and nan - nan are nan)
@@ -356,7 +356,7 @@ class Trainer:
                     x, y = self.batch_fn(batch)
                     x, y = self._to_device(x), self._to_device(y)
                     out = self._forward(x)
-                    value = float(self.loss_fn(out, y).data)
+                    value = float(self.loss_fn(out, y).array)
                     n = _num_samples(x)
                     total += value * n
                     count += n
@@ -423,4 +423,4 @@ class Trainer:
 
 def _cat(tensors):
     t0 = tensors[0]
-    return Tensor._wrap(t0.xp.concatenate([t.data for t in tensors], axis=0))
+    return Tensor._wrap(t0.xp.concatenate([t.array for t in tensors], axis=0))

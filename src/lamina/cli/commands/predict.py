@@ -157,7 +157,7 @@ def run(args) -> int:
     outs = []
     with no_grad():
         for i in range(0, len(x), args.batch_size):
-            outs.append(np.asarray(loaded.model(Tensor._wrap(np.ascontiguousarray(x[i:i + args.batch_size]))).data))
+            outs.append(np.asarray(loaded.model(Tensor._wrap(np.ascontiguousarray(x[i:i + args.batch_size]))).array))
     out = np.concatenate(outs) if outs else np.zeros((0, 1), np.float32)
     loss = loaded.cfg["loss"]["name"].lower()
     classes = info.get("classes")
@@ -169,7 +169,7 @@ def run(args) -> int:
             p1 = 1 / (1 + np.exp(-out)) if loss == "bce_with_logits" else out
             probs = np.concatenate([1 - p1, p1], axis=1)
         else:
-            probs = np.asarray(nn.functional.softmax(Tensor._wrap(out.astype(np.float64)), dim=1).data)
+            probs = np.asarray(nn.functional.softmax(Tensor._wrap(out.astype(np.float64)), dim=1).array)
         for name, p in zip(names, probs):
             k = int(p.argmax())
             preds.append({"input": name, "class": k, "label": classes[k] if classes and k < len(classes) else str(k),

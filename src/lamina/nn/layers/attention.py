@@ -167,7 +167,7 @@ class MultiheadAttention(Module):
             parts.append(key_padding_mask.reshape(N, 1, 1, S))
         for m in parts:
             if m.dtype.kind == "b":
-                blocked = m.data if blocked is None else (blocked | m.data)
+                blocked = m.array if blocked is None else (blocked | m.array)
             else:
                 bias = m if bias is None else bias + m
         return bias, blocked

@@ -36,7 +36,7 @@ class Lookup(Function):
 
 def _ids(input, weight: Tensor, name: str):
     """The ids as a flat integer array on the weight's device, checked against the table size."""
-    arr = input.data if isinstance(input, Tensor) else np.asarray(input)
+    arr = input.array if isinstance(input, Tensor) else np.asarray(input)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{name}: expected integer ids (int64 or int32), got dtype {arr.dtype}; "
                         "token ids must be whole numbers (use .long())")
@@ -58,7 +58,7 @@ def _renorm_(weight: Tensor, flat, max_norm: float, norm_type: float) -> None:
     xp = weight.xp
     rows = xp.unique(flat)
     with no_grad():
-        w = weight.data
+        w = weight.array
         sel = w[rows]
         p = float(norm_type)
         if p == float("inf"):
@@ -157,7 +157,7 @@ class Embedding(Module):
     def _fill_padding_idx_with_zero(self) -> None:
         if self.padding_idx is not None:
             with no_grad():
-                self.weight.data[self.padding_idx] = 0
+                self.weight.array[self.padding_idx] = 0
                 self.weight._version += 1
 
     def forward(self, input) -> Tensor:

@@ -54,7 +54,7 @@ class _NormBase(Module):
         """running_mean = 0, running_var = 1, num_batches_tracked = 0."""
         if self.track_running_stats:
             for buf, v in ((self.running_mean, 0), (self.running_var, 1), (self.num_batches_tracked, 0)):
-                buf.data[...] = v
+                buf.array[...] = v
                 buf._version += 1
 
     def reset_parameters(self) -> None:
@@ -89,9 +89,9 @@ class _BatchNorm(_NormBase):
         nbt = None
         if self.training and self.track_running_stats:
             counter = self.num_batches_tracked
-            counter.data += 1
+            counter.array += 1
             counter._version += 1
-            nbt = int(counter.data)
+            nbt = int(counter.array)
         use_batch = self.training or (self.running_mean is None and self.running_var is None)
         keep = not self.training or self.track_running_stats
         return N.batch_norm(input, self.running_mean if keep else None, self.running_var if keep else None,

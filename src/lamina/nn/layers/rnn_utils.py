@@ -47,7 +47,7 @@ class PackedSequence(NamedTuple):
 def as_lengths(lengths, name: str) -> np.ndarray:
     """``lengths`` (Tensor, array or list) as a 1-D int64 NumPy array."""
     if isinstance(lengths, Tensor):
-        arr = backend.to_device(lengths.data, backend.cpu)
+        arr = backend.to_device(lengths.array, backend.cpu)
     else:
         arr = np.asarray(lengths)
     if arr.ndim != 1:

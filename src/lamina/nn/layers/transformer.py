@@ -50,7 +50,7 @@ def _detect_is_causal_mask(mask, is_causal=None, size=None) -> bool:
     if tuple(mask.shape) != (sz, sz):
         return False
     upper = np.triu(np.ones((sz, sz), dtype=bool), 1)
-    m = backend.to_device(mask.data, backend.cpu)
+    m = backend.to_device(mask.array, backend.cpu)
     if m.dtype.kind == "b":
         return bool((m == upper).all())
     return bool(np.all(np.where(upper, m == -np.inf, m == 0)))

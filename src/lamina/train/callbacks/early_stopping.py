@@ -87,7 +87,7 @@ class EarlyStopping(Callback):
                 print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
 
     def _snapshot(self) -> dict:
-        return {k: np.array(backend.to_device(v.data, backend.cpu), copy=True) for k, v in self.model.state_dict().items()}
+        return {k: np.array(backend.to_device(v.array, backend.cpu), copy=True) for k, v in self.model.state_dict().items()}
 
     def state_dict(self) -> dict:
         return {"wait": self.wait, "stopped_epoch": self.stopped_epoch, "best": self.best,
@@ -97,4 +97,4 @@ class EarlyStopping(Callback):
         self.wait, self.stopped_epoch = int(state["wait"]), int(state["stopped_epoch"])
         self.best, self.best_epoch = state["best"], int(state["best_epoch"])
         bw = state.get("best_weights")
-        self.best_weights = None if bw is None else {k: np.asarray(getattr(v, "data", v)) for k, v in bw.items()}
+        self.best_weights = None if bw is None else {k: np.asarray(getattr(v, "array", v)) for k, v in bw.items()}

@@ -93,9 +93,9 @@ class TensorBoard(Callback):
                 w.add_scalar(f"epoch/{k}", float(v), step)
         if self._histogram_epoch(epoch):
             for name, p in self.model.named_parameters():
-                w.add_histogram(f"weights/{name}", _host(p.data), step)
+                w.add_histogram(f"weights/{name}", _host(p.array), step)
             for name, g in self._grads or []:
-                w.add_histogram(f"grads/{name}", _host(g.data), step)
+                w.add_histogram(f"grads/{name}", _host(g.array), step)
             self._grads = None
         w.flush()
 
