@@ -27,6 +27,8 @@ from .ops.shape import (cat, chunk, expand, flatten, flip, permute, repeat, resh
                         tile, transpose, tril, triu, unflatten, unsqueeze)
 from .ops.special import erf
 from .tensor import Tensor
+# reductions, sorting, statistics, indexing (more)
+# elementwise math, shape, linear algebra, creation (more)
 
 from . import data, io, metrics, nn, optim  # noqa: E402  (the layers above the engine)
 from . import models  # noqa: E402
@@ -34,6 +36,7 @@ from .io import load, save  # noqa: E402
 from .summary import summary  # noqa: E402
 from .ops._blas import get_num_threads, set_num_threads  # noqa: E402
 
+# device API, compat
 get_num_threads()  # lamina takes BLAS's threads over now (see ops/_blas.py), not at its first op
 
 bool = bool_  # noqa: A001  (lamina.bool, as torch.bool)

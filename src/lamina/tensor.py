@@ -534,6 +534,10 @@ class Tensor:
     def masked_fill(self, mask, value): return _I.masked_fill(self, mask, value)
     def masked_fill_(self, mask, value): return _IP.inplace(self, lambda a: _I.masked_fill(a, mask, value))
 
+    # ------------------------------------------------------------ reductions, sorting, statistics, indexing (more)
+
+    # ------------------------------------------------------------ elementwise math, shape, linear algebra (more)
+
     # ------------------------------------------------------------ random fill (init helpers)
     def uniform_(self, a=0.0, b=1.0, generator=None): return _IP.fill_random_(self, "uniform", a, b, generator)
     def normal_(self, mean=0.0, std=1.0, generator=None): return _IP.fill_random_(self, "normal", mean, std, generator)
