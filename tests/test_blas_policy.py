@@ -1,8 +1,9 @@
-"""The BLAS thread policy (ops/_blas.py): same numbers as np.matmul, thread count restored."""
+"""The thread policy (lamina/_threads.py, ops/_blas.py): same numbers as np.matmul, thread count restored."""
 import numpy as np
 import pytest
 
 import lamina
+from lamina import _threads
 from lamina.ops import _blas
 from lamina.ops._blas import batched_matmul
 
@@ -12,9 +13,9 @@ threadpoolctl = pytest.importorskip("threadpoolctl")
 @pytest.fixture
 def two_blas_threads(monkeypatch):
     """Let lamina split ops over two threads (the suite pins one)."""
-    if not _blas._T.take_over():
+    if not _threads._T.discover():
         pytest.skip("no BLAS library that threadpoolctl can drive")
-    monkeypatch.setattr(_blas._T, "count", 2)
+    monkeypatch.setattr(_threads._T, "count", 2)
     yield
 
 
@@ -30,7 +31,7 @@ SHAPES = [((8, 4, 16, 8), (8, 4, 8, 16)),      # attention-like stack
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("sa,sb", SHAPES)
 def test_matches_numpy_with_split(two_blas_threads, sa, sb, dtype, monkeypatch):
-    monkeypatch.setattr(_blas, "SPLIT_MIN_MACS", 0)  # split even these small stacks
+    monkeypatch.setattr(_threads, "SPLIT_MIN_MACS", 0)  # split even these small stacks
     r = np.random.default_rng(0)
     a, b = r.standard_normal(sa).astype(dtype), r.standard_normal(sb).astype(dtype)
     out = batched_matmul(a, b)
@@ -40,10 +41,10 @@ def test_matches_numpy_with_split(two_blas_threads, sa, sb, dtype, monkeypatch):
 
 
 def test_non_contiguous_operands(two_blas_threads, monkeypatch):
-    monkeypatch.setattr(_blas, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(_threads, "SPLIT_MIN_MACS", 0)
     used = []
-    real = _blas._T.executor
-    monkeypatch.setattr(_blas._T, "executor", lambda workers: used.append(workers) or real(workers))
+    real = _threads._T.executor
+    monkeypatch.setattr(_threads._T, "executor", lambda workers: used.append(workers) or real(workers))
     r = np.random.default_rng(1)
     a = r.standard_normal((6, 2, 8, 5)).astype(np.float32).swapaxes(-1, -2)   # (6, 2, 5, 8) view
     b = r.standard_normal((2, 6, 8, 3)).astype(np.float32).transpose(1, 0, 2, 3)
@@ -54,8 +55,8 @@ def test_non_contiguous_operands(two_blas_threads, monkeypatch):
 def test_blas_kept_on_one_thread_while_parts_run(two_blas_threads, monkeypatch):
     """Someone raised BLAS's threads (here threadpoolctl): parts still run with one BLAS thread each,
     and the raised count is put back afterwards."""
-    monkeypatch.setattr(_blas, "SPLIT_MIN_MACS", 0)
-    libs = _blas._T.take_over()
+    monkeypatch.setattr(_threads, "SPLIT_MIN_MACS", 0)
+    libs = _threads._T.discover()
     seen = []
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
         _blas.run(_blas.split(4, 1 << 30), lambda i, lo, hi: seen.append(max(lib.num_threads for lib in libs)))
@@ -64,7 +65,7 @@ def test_blas_kept_on_one_thread_while_parts_run(two_blas_threads, monkeypatch):
 
 
 def test_mm_splits_rows_and_columns(two_blas_threads, monkeypatch):
-    monkeypatch.setattr(_blas, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(_threads, "SPLIT_MIN_MACS", 0)
     r = np.random.default_rng(5)
     for (m, k, n) in [(300, 7, 5), (6, 9, 40), (5, 3, 5)]:
         a, b = r.standard_normal((m, k)), r.standard_normal((k, n))
@@ -121,7 +122,7 @@ def test_conv_in_parts_matches_one_part(two_blas_threads, monkeypatch, kw, trans
     b = r.standard_normal(w.shape[1] * kw.get("groups", 1) if transpose else w.shape[0])
     if transpose:
         kw = {k: v for k, v in kw.items() if k != "dilation"}
-    monkeypatch.setattr(_blas, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(_threads, "SPLIT_MIN_MACS", 0)
     calls = []
     real_split = _blas.split
     monkeypatch.setattr(_blas, "split", lambda *a, **k: calls.append(real_split(*a, **k)) or calls[-1])
@@ -134,7 +135,7 @@ def test_conv_in_parts_matches_one_part(two_blas_threads, monkeypatch, kw, trans
 
 
 def test_conv_in_parts_gradgradcheck(two_blas_threads, monkeypatch):
-    monkeypatch.setattr(_blas, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(_threads, "SPLIT_MIN_MACS", 0)
     r = np.random.default_rng(3)
     x, w = r.standard_normal((3, 2, 5, 5)), r.standard_normal((3, 2, 3, 3))
     gradcheck(lambda a, b: F.conv2d(a, b, padding=1), x, w)
@@ -155,7 +156,7 @@ def _rnn_run(cls, x, lengths, seed=0):
 @pytest.mark.parametrize("lengths", [None, np.array([7, 3, 5, 1, 7])])
 def test_recurrent_in_parts_matches_one_part(two_blas_threads, monkeypatch, cls, lengths):
     from lamina import nn
-    monkeypatch.setattr(_blas, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(_threads, "SPLIT_MIN_MACS", 0)
     x = np.random.default_rng(4).standard_normal((7, 5, 6)).astype(np.float32)
     calls = []
     real_split = _blas.split
@@ -172,21 +173,21 @@ def test_lstm_unit_parts_run_serially_when_threads_are_busy(two_blas_threads, mo
     """With another op's parts running (the lock held), the unit parts of an LSTM step run on one
     thread without their barrier, and give the same numbers."""
     from lamina import nn
-    monkeypatch.setattr(_blas, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(_threads, "SPLIT_MIN_MACS", 0)
     x = np.random.default_rng(7).standard_normal((5, 3, 6)).astype(np.float32)
     lengths = np.array([5, 2, 4])
     side_by_side = _rnn_run(nn.LSTM, x, lengths)
-    assert _blas._ACTIVE.acquire(blocking=False)
+    assert _threads._ACTIVE.acquire(blocking=False)
     try:
         serial = _rnn_run(nn.LSTM, x, lengths)
     finally:
-        _blas._ACTIVE.release()
+        _threads._ACTIVE.release()
     for got, ref in zip(serial, side_by_side):
         np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-7)
 
 
 def test_gelu_in_parts_matches_one_part(two_blas_threads, monkeypatch):
-    monkeypatch.setattr(_blas, "SPLIT_MIN_MACS", 0)
+    monkeypatch.setattr(_threads, "SPLIT_MIN_MACS", 0)
     x = np.random.default_rng(6).standard_normal((7, 33)).astype(np.float32)
 
     def run():

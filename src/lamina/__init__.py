@@ -6,8 +6,6 @@
     opt = optim.Adam(model.parameters(), lr=1e-3)
     loss = nn.functional.cross_entropy(model(x), y); loss.backward(); opt.step()
 """
-from . import _threads  # noqa: F401  (first: sets the OpenMP wait policy before Numba loads it)
-from . import _memory  # noqa: F401  (large arrays recycled by malloc: no page faults every step)
 from . import backend
 from .autograd import enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import (Device, Generator, bool_, promote_types, cuda_available, device, double, float16, float32, float64,
@@ -34,10 +32,9 @@ from . import data, io, metrics, nn, optim  # noqa: E402  (the layers above the 
 from . import models  # noqa: E402
 from .io import load, save  # noqa: E402
 from .summary import summary  # noqa: E402
-from .ops._blas import get_num_threads, set_num_threads  # noqa: E402
+from ._threads import get_num_threads, num_threads, set_num_threads  # noqa: E402
 
 # device API, compat
-get_num_threads()  # lamina takes BLAS's threads over now (see ops/_blas.py), not at its first op
 
 bool = bool_  # noqa: A001  (lamina.bool, as torch.bool)
 clip = clamp

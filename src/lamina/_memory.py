@@ -13,6 +13,10 @@ mlp 7.3 -> 6.5. The cost is up to 256 MB of freed memory kept by the process.
 
 Only on glibc (Linux); a user's own ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_``
 settings are left alone, and ``LAMINA_MALLOC_TUNING=0`` turns this off.
+
+Importing lamina does not do this (malloc's settings are the whole process's, and glibc cannot
+put them back): ``tune()`` is called by the ``lamina`` command, whose process is lamina's own,
+and by a program that asks for it.
 """
 import ctypes
 import os
@@ -36,5 +40,3 @@ def tune() -> bool:
     except (OSError, AttributeError):  # not glibc (musl, ...): nothing to tune
         return False
 
-
-TUNED = tune()

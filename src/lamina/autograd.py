@@ -20,6 +20,8 @@ import functools
 import itertools
 import threading
 
+from . import _threads
+
 class _GradState(threading.local):
     enabled = True  # grad mode is per thread, on by default
 
@@ -278,6 +280,7 @@ def run_backward(outputs, grad_outputs, *, retain_graph=False, create_graph=Fals
     order = _topological_order(roots)
     prev_mode = is_grad_enabled()
     _set_enabled(create_graph)
+    _threads.policy.__enter__()  # lamina's work: BLAS on one thread, ops split over lamina's threads
     try:
         for node in order:
             node._check_saved()
@@ -320,6 +323,7 @@ def run_backward(outputs, grad_outputs, *, retain_graph=False, create_graph=Fals
             if not retain_graph:
                 node.release()
     finally:
+        _threads.policy.__exit__(None, None, None)
         _set_enabled(prev_mode)
 
     with set_grad_enabled(create_graph):

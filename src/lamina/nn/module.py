@@ -20,7 +20,7 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
-from .. import backend
+from .. import _threads, backend
 from ..autograd import no_grad
 from ..tensor import Tensor
 from .parameter import Parameter
@@ -98,6 +98,12 @@ class Module:
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
+        if not _threads._T.depth:  # the outermost module: lamina's thread policy for the whole forward
+            with _threads.policy:
+                return self._call(args, kwargs)
+        return self._call(args, kwargs)
+
+    def _call(self, args, kwargs):
         if not (self._forward_pre_hooks or self._forward_hooks):
             return self.forward(*args, **kwargs)
         for hid, hook in list(self._forward_pre_hooks.items()):

@@ -35,6 +35,7 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from .broadcast import _sum_axes, sum_to
 from .elementwise import mask_mul
+from . import _blas
 from ._blas import batched_matmul
 from .linalg import matmul
 
@@ -124,7 +125,7 @@ class Attention(Function):
             xp.copyto(s, s.dtype.type(_NEG_INF), where=blocked)
         if kern is not None:
             s = xp.ascontiguousarray(s)
-            kern.softmax_rows(s.reshape(-1, S), L, self.causal, self.safe, kern.num_threads())
+            softmax_rows(kern, s.reshape(-1, S), L, self.causal, self.safe)
             p = s
         else:
             p = _softmax_(s, self.safe and (blocked is not None or bias is not None), xp)
@@ -155,8 +156,7 @@ class Attention(Function):
             kern = _kernels(dp, p)
             if kern is not None and dp.flags.c_contiguous and p.flags.c_contiguous and dp.shape == p.shape:
                 S = p.shape[-1]
-                kern.softmax_backward_rows(dp.reshape(-1, S), p.reshape(-1, S), p.shape[-2], self.causal,
-                                           kern.num_threads())
+                softmax_backward_rows(kern, dp.reshape(-1, S), p.reshape(-1, S), p.shape[-2], self.causal)
             else:
                 dp *= p                               # dp * p
                 r = dp.sum(axis=-1, keepdims=True)
@@ -335,13 +335,15 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
 # Compiled (or loaded from Numba's on-disk cache) on first use; LAMINA_DISABLE_NUMBA=1 turns them off.
 _AVAILABLE = (importlib.util.find_spec("numba") is not None
               and os.environ.get("LAMINA_DISABLE_NUMBA", "0") not in ("1", "true", "True"))
-prange = range  # numba.prange once the kernels are built
 _built = None
 
 
 def _kernels(*arrays):
-    """The compiled kernels when they apply (every array a float32 NumPy array), else None."""
-    global _built, prange, _AVAILABLE
+    """The compiled kernels when they apply (every array a float32 NumPy array), else None.
+
+    The kernels are serial and release the GIL: ``softmax_rows`` / ``softmax_backward_rows``
+    below split the rows over lamina's own threads (``ops/_blas.py``)."""
+    global _built, _AVAILABLE
     if not (USE_KERNELS and _AVAILABLE):
         return None
     for a in arrays:
@@ -353,74 +355,83 @@ def _kernels(*arrays):
         except Exception:  # pragma: no cover - a broken install: NumPy code for good
             _AVAILABLE = False
             return None
-        prange = numba.prange
-        jit = numba.njit(parallel=True, cache=True, nogil=True, fastmath={"reassoc", "contract", "arcp", "nsz"})
+        jit = numba.njit(cache=True, nogil=True, fastmath={"reassoc", "contract", "arcp", "nsz"})
         _built = type("AttentionKernels", (), {
-            "softmax_rows": staticmethod(jit(softmax_rows)),
-            "softmax_backward_rows": staticmethod(jit(softmax_backward_rows)),
-            "num_threads": staticmethod(numba.get_num_threads)})
+            "softmax_rows": staticmethod(jit(_softmax_rows)),
+            "softmax_backward_rows": staticmethod(jit(_softmax_backward_rows))})
     return _built
 
 
-def softmax_rows(s, L, causal, safe, nt):
-    """In place, for each row r of s (rows, S) (query i = r % L): p = exp(s - max) / sum, over
+def softmax_rows(kern, s, L, causal, safe):
+    """``kern.softmax_rows`` over the rows of s (rows, S), the rows split over lamina's threads."""
+    rows = s.shape[0]
+    _blas.run(_blas.split(rows, 30 * s.size),
+              lambda i, lo, hi: kern.softmax_rows(s[lo:hi], L, causal, safe, lo))
+
+
+def softmax_backward_rows(kern, dp, p, L, causal):
+    """``kern.softmax_backward_rows`` over the rows, split over lamina's threads."""
+    rows = dp.shape[0]
+    _blas.run(_blas.split(rows, 10 * dp.size),
+              lambda i, lo, hi: kern.softmax_backward_rows(dp[lo:hi], p[lo:hi], L, causal, lo))
+
+
+def _softmax_rows(s, L, causal, safe, r0):
+    """In place, for each row r of s (rows, S) (query i = (r0 + r) % L): p = exp(s - max) / sum, over
     keys j <= i when ``causal`` (the rest set to 0). A row with no finite score becomes 0
     (``safe``) or NaN. exp(x) = 2^k p(x - k ln 2), k = round(x / ln 2), p a degree-7 polynomial
     (Cephes expf, relative error < 3e-7), with 2^k built from its exponent bits so the loop
     vectorizes; results below 2^-126 flush to 0."""
     rows, S = s.shape
     f32 = np.float32
-    chunk = (rows + nt - 1) // nt
-    for t in prange(nt):
-        bits = np.empty(S, np.int32)
-        scale = bits.view(np.float32)
-        for r in range(t * chunk, min(rows, (t + 1) * chunk)):
-            n = min(r % L + 1, S) if causal else S
-            m = -np.inf
-            for j in range(n):
-                m = max(m, s[r, j])
-            if m == -np.inf:
-                fill = f32(0.0) if safe else f32(np.nan)
-                for j in range(S):
-                    s[r, j] = fill
-                continue
-            m32 = f32(m)
-            for j in range(n):
-                v = max(s[r, j] - m32, f32(-87.0))
-                k = np.floor(v * f32(1.4426950408889634) + f32(0.5))
-                x = v - k * f32(0.693359375) - k * f32(-2.12194440e-4)
-                p = f32(1.9875691500e-4)
-                p = p * x + f32(1.3981999507e-3)
-                p = p * x + f32(8.3334519073e-3)
-                p = p * x + f32(4.1665795894e-2)
-                p = p * x + f32(1.6666665459e-1)
-                p = p * x + f32(5.0000001201e-1)
-                s[r, j] = p * x * x + x + f32(1.0)
-                bits[j] = (np.int32(k) + 127) << 23
-            tot = f32(0.0)
-            for j in range(n):
-                e = s[r, j] * scale[j] if scale[j] > f32(1.2e-38) else f32(0.0)
-                s[r, j] = e
-                tot += e
-            inv = f32(1.0) / tot
-            for j in range(n):
-                s[r, j] *= inv
-            for j in range(n, S):
-                s[r, j] = f32(0.0)
+    bits = np.empty(S, np.int32)
+    scale = bits.view(np.float32)
+    for r in range(rows):
+        n = min((r0 + r) % L + 1, S) if causal else S
+        m = -np.inf
+        for j in range(n):
+            m = max(m, s[r, j])
+        if m == -np.inf:
+            fill = f32(0.0) if safe else f32(np.nan)
+            for j in range(S):
+                s[r, j] = fill
+            continue
+        m32 = f32(m)
+        for j in range(n):
+            v = max(s[r, j] - m32, f32(-87.0))
+            k = np.floor(v * f32(1.4426950408889634) + f32(0.5))
+            x = v - k * f32(0.693359375) - k * f32(-2.12194440e-4)
+            p = f32(1.9875691500e-4)
+            p = p * x + f32(1.3981999507e-3)
+            p = p * x + f32(8.3334519073e-3)
+            p = p * x + f32(4.1665795894e-2)
+            p = p * x + f32(1.6666665459e-1)
+            p = p * x + f32(5.0000001201e-1)
+            s[r, j] = p * x * x + x + f32(1.0)
+            bits[j] = (np.int32(k) + 127) << 23
+        tot = f32(0.0)
+        for j in range(n):
+            e = s[r, j] * scale[j] if scale[j] > f32(1.2e-38) else f32(0.0)
+            s[r, j] = e
+            tot += e
+        inv = f32(1.0) / tot
+        for j in range(n):
+            s[r, j] *= inv
+        for j in range(n, S):
+            s[r, j] = f32(0.0)
 
 
-def softmax_backward_rows(dp, p, L, causal, nt):
-    """In place: ds = p * (dp - sum_j(dp * p)) per row of dp (rows, S); 0 beyond the causal limit."""
+def _softmax_backward_rows(dp, p, L, causal, r0):
+    """In place: ds = p * (dp - sum_j(dp * p)) per row of dp (rows, S); 0 beyond the causal limit
+    (query i = (r0 + r) % L)."""
     rows, S = dp.shape
     f32 = np.float32
-    chunk = (rows + nt - 1) // nt
-    for t in prange(nt):
-        for r in range(t * chunk, min(rows, (t + 1) * chunk)):
-            n = min(r % L + 1, S) if causal else S
-            acc = f32(0.0)
-            for j in range(n):
-                acc += dp[r, j] * p[r, j]
-            for j in range(n):
-                dp[r, j] = p[r, j] * (dp[r, j] - acc)
-            for j in range(n, S):
-                dp[r, j] = f32(0.0)
+    for r in range(rows):
+        n = min((r0 + r) % L + 1, S) if causal else S
+        acc = f32(0.0)
+        for j in range(n):
+            acc += dp[r, j] * p[r, j]
+        for j in range(n):
+            dp[r, j] = p[r, j] * (dp[r, j] - acc)
+        for j in range(n, S):
+            dp[r, j] = f32(0.0)

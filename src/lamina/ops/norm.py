@@ -85,7 +85,7 @@ class Normalize(Function):
         if self.kernel == "rows":
             x2 = self._as_kernel_shape(xp, x)
             wf, bf = self._flat_params(xp, w, b, x2.shape[1], x.dtype)
-            y, mean, rstd = _K.kernels().layer_norm_forward(x2, wf, bf, self.eps)
+            y, mean, rstd = _K.layer_norm_forward(x2, wf, bf, self.eps)
             keep = x.shape[: x.ndim - len(self.axes)] + (1,) * len(self.axes)
             self.mean, self.rstd = mean.reshape(keep), rstd.reshape(keep)
             self.var = None  # layer norm keeps no running statistics
@@ -93,7 +93,7 @@ class Normalize(Function):
         if self.kernel == "channels":
             x3 = self._as_kernel_shape(xp, x)
             wf, bf = self._flat_params(xp, w, b, x3.shape[1], x.dtype)
-            y, mean, var, rstd = _K.kernels().batch_norm_forward(x3, wf, bf, self.eps)
+            y, mean, var, rstd = _K.batch_norm_forward(x3, wf, bf, self.eps)
             keep = self.pshape
             self.mean, self.var, self.rstd = mean.reshape(keep), var.reshape(keep), rstd.reshape(keep)
             return y.reshape(x.shape)
@@ -114,14 +114,13 @@ class Normalize(Function):
         w, b = self._params([p.array for p in params])
         xp, g = x.xp, gy.array
         if self.kernel is not None:
-            k = _K.kernels()
             x_k, g_k = self._as_kernel_shape(xp, x.array), self._as_kernel_shape(xp, g)
             wf, _ = self._flat_params(xp, w, None, x_k.shape[1], x.dtype)
             mean, rstd = self.mean.reshape(-1), self.rstd.reshape(-1)
             if self.kernel == "rows":
-                dx, dw, db = k.layer_norm_backward(g_k, x_k, mean, rstd, wf, k.num_threads())
+                dx, dw, db = _K.layer_norm_backward(g_k, x_k, mean, rstd, wf)
             else:
-                dx, dw, db = k.batch_norm_backward(g_k, x_k, mean, rstd, wf)
+                dx, dw, db = _K.batch_norm_backward(g_k, x_k, mean, rstd, wf)
             dx = dx.reshape(x.shape)
         else:
             xhat, rstd, axes = self.xhat, self.rstd, self.axes

@@ -29,7 +29,7 @@ import sys
 
 import numpy as np
 
-from .. import backend
+from .. import _threads, backend
 from ..autograd import no_grad
 from ..data import DataLoader, TensorDataset
 from ..metrics import get_metric
@@ -270,6 +270,7 @@ class Trainer:
                             f"got {type(data).__name__}")
         return data
 
+    @_threads.under_policy
     def fit(self, train_loader, validation=None, epochs: int = 1, initial_epoch: int = 0, resume_from=None,
             callbacks=None, verbose="auto") -> History:
         """Train for epochs ``initial_epoch .. epochs - 1`` (Keras' convention); return the History.
@@ -373,6 +374,7 @@ class Trainer:
         cbs.call("on_test_end", result)
         return result
 
+    @_threads.under_policy
     def evaluate(self, loader, batch_size: int = 128, callbacks=None) -> dict:
         """Mean loss and every metric over ``loader`` (or ``(x, y)`` tensors) in eval mode, without
         recording a graph: ``{'loss': ..., 'accuracy': ...}``."""
@@ -380,6 +382,7 @@ class Trainer:
         cbs = self._callback_list(callbacks, False, with_history=False)
         return self._evaluate(loader, cbs, [m._fresh() for m in self.metrics])
 
+    @_threads.under_policy
     def predict(self, data, batch_size: int = 32, callbacks=None):
         """The model's outputs for every batch of ``data`` (a loader, or an input Tensor/array split
         into ``batch_size`` rows), concatenated along dim 0, in eval mode without a graph.

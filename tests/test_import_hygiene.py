@@ -1,0 +1,104 @@
+"""``import lamina`` changes nothing process-wide, and lamina's thread policy applies only while
+lamina works (a module's forward, a backward pass, the Trainer's loops).
+
+Each check runs in a fresh interpreter, so that nothing the test process did before counts.
+"""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import lamina
+from lamina import _threads, nn
+
+threadpoolctl = pytest.importorskip("threadpoolctl")
+
+
+def _python(code: str, env_extra=None) -> dict:
+    env = dict(os.environ)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
+                "OMP_WAIT_POLICY", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
+        env.pop(var, None)
+    env.update(env_extra or {})
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_import_keeps_blas_threads_and_environment():
+    res = _python("""
+        import json, os, numpy, threadpoolctl
+        blas = lambda: sorted((i["internal_api"], i["num_threads"]) for i in threadpoolctl.threadpool_info()
+                              if i["user_api"] == "blas")
+        before, env = blas(), dict(os.environ)
+        import lamina
+        lamina.get_num_threads()
+        x = lamina.randn(64, 64)
+        (x @ x).sum()                                  # a lamina op outside any module
+        print(json.dumps({"before": before, "after": blas(), "env_same": env == dict(os.environ),
+                          "omp": os.environ.get("OMP_WAIT_POLICY")}))
+    """, {"OPENBLAS_NUM_THREADS": "2"})
+    assert res["after"] == res["before"] and res["before"] and res["before"][0][1] == 2
+    assert res["env_same"] and res["omp"] is None
+
+
+def test_import_leaves_malloc_alone():
+    # glibc serves a fresh 20 MB block with mmap and gives it back on free (RSS drops); with
+    # lamina's malloc tuning (mmap threshold 32 MB, trim threshold 256 MB) it would stay resident
+    code = """
+        import json, numpy as np
+        def rss():
+            return int(open("/proc/self/statm").read().split()[1]) * 4096
+        import lamina
+        {tune}
+        a = np.ones(20 << 17)          # 20 MB of float64, touched
+        r1 = rss(); del a; r2 = rss()
+        print(json.dumps({{"released": r1 - r2}}))
+    """
+    if not sys.platform.startswith("linux"):
+        pytest.skip("glibc malloc only")
+    plain = _python(code.format(tune=""))
+    tuned = _python(code.format(tune="import lamina._memory as m; assert m.tune()"))
+    assert plain["released"] > 15 << 20, "import lamina changed malloc's settings"
+    assert tuned["released"] < 5 << 20, "the tuning (asked for explicitly) should keep freed blocks"
+
+
+def test_user_numpy_keeps_its_threads_around_lamina_work():
+    libs = _threads._T.discover()
+    if not libs:
+        pytest.skip("no BLAS library that threadpoolctl can drive")
+    seen = []
+
+    class Probe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(8, 4)
+
+        def forward(self, x):
+            seen.append(max(lib.num_threads for lib in libs))   # inside lamina's work
+            return self.fc(x)
+
+    model = Probe()
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        assert [lib.num_threads for lib in libs] == [2] * len(libs)
+        loss = model(lamina.randn(5, 8)).sum()
+        assert [lib.num_threads for lib in libs] == [2] * len(libs)   # back to the user's setting
+        loss.backward()
+        assert [lib.num_threads for lib in libs] == [2] * len(libs)
+        from lamina.train import Trainer
+        Trainer(model, nn.MSELoss(), lamina.optim.SGD(model.parameters(), lr=0.1)).fit(
+            (lamina.randn(10, 8), lamina.randn(10, 4)), epochs=1, verbose=False)
+        assert [lib.num_threads for lib in libs] == [2] * len(libs)
+    assert seen and set(seen) == {1}
+
+
+def test_num_threads_context_manager():
+    before = lamina.get_num_threads()
+    with lamina.num_threads(3):
+        assert lamina.get_num_threads() == 3
+    assert lamina.get_num_threads() == before
