@@ -152,38 +152,21 @@ def lstm_torch():
 
 
 def _from_models(module: str, name: str):
-    """A workload builder that lives beside the models it times (lamina.models._bench*).
-
-    A PyTorch builder's file is loaded on its own, not through the ``lamina`` package: importing
-    lamina applies its process-wide thread and memory settings, which must not touch the
-    process that times PyTorch (the runner checks this).
-    """
+    """A workload builder from the model files beside this one (``models_vision.py``,
+    ``models_gpt.py``). Their PyTorch builders import only torch, so the process that times
+    PyTorch never imports lamina (the runner checks this)."""
     def build():
         import importlib
-        import importlib.util
 
-        if name.endswith("_torch"):
-            spec = importlib.util.find_spec("lamina")  # a top-level find_spec does not import it
-            if spec is None or not spec.submodule_search_locations:
-                raise NotAvailable("lamina is not installed")
-            path = os.path.join(spec.submodule_search_locations[0], "models", f"{module}.py")
-            file_spec = importlib.util.spec_from_file_location(f"_standalone_{module}", path)
-            mod = importlib.util.module_from_spec(file_spec)
-            file_spec.loader.exec_module(mod)
-            return getattr(mod, name)()
-        try:
-            mod = importlib.import_module(f"lamina.models.{module}")
-        except ImportError as e:
-            raise NotAvailable(f"lamina.models.{module} is missing: {e}") from e
-        return getattr(mod, name)()
+        return getattr(importlib.import_module(module), name)()
 
     return build
 
 
 WORKLOADS = {
     "mlp": {"lamina": mlp_lamina, "torch": mlp_torch, "numpy": mlp_numpy},
-    "cnn": {"lamina": _from_models("_bench", "cnn_lamina"), "torch": _from_models("_bench", "cnn_torch")},
-    "resnet": {"lamina": _from_models("_bench", "resnet_lamina"), "torch": _from_models("_bench", "resnet_torch")},
-    "gpt": {"lamina": _from_models("_bench_gpt", "gpt_lamina"), "torch": _from_models("_bench_gpt", "gpt_torch")},
+    "cnn": {"lamina": _from_models("models_vision", "cnn_lamina"), "torch": _from_models("models_vision", "cnn_torch")},
+    "resnet": {"lamina": _from_models("models_vision", "resnet_lamina"), "torch": _from_models("models_vision", "resnet_torch")},
+    "gpt": {"lamina": _from_models("models_gpt", "gpt_lamina"), "torch": _from_models("models_gpt", "gpt_torch")},
     "lstm": {"lamina": lstm_lamina, "torch": lstm_torch},
 }

@@ -6,6 +6,8 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ.setdefault(_var, "1")
 
 sys.path.insert(0, os.path.dirname(__file__))  # tests import the shared helpers module
+# the benchmark models (benchmarks/models_*.py) double as PyTorch reference models in tests
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "benchmarks"))
 
 import lamina  # noqa: E402
 import pytest  # noqa: E402

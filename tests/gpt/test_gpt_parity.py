@@ -4,7 +4,7 @@ import pytest
 
 import lamina
 from helpers import requires_torch, torch
-from lamina.models._bench_gpt import torch_gpt
+from models_gpt import torch_gpt  # benchmarks/models_gpt.py
 from lamina.models.gpt import GPT, GPTConfig
 
 V, C, L, H, E, M = 19, 16, 2, 4, 32, 48

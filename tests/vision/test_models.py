@@ -12,7 +12,7 @@ from vision_parity import copy_weights, module_parity, torch
 import lamina
 from lamina.models import (MLP, VGG, BasicBlock, LeNet5, ResNet, create_model, get_model_class, list_models,
                            model_config, register_model, resnet8, resnet20, resnet32)
-from lamina.models._bench import torch_resnet
+from models_vision import torch_resnet  # benchmarks/models_vision.py
 
 
 # the PyTorch reference ResNet is the benchmark's: same architecture, lamina's state_dict names

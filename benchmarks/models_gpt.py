@@ -5,8 +5,6 @@ MLP 512 with GELU, pre-LayerNorm, learned positions, untied head; batch 32; Adam
 decay 0.01). Each builder returns a ``step()`` closure: forward + backward + optimizer update on
 one fixed random batch (the pattern of ``benchmarks/workloads.py``). torch is imported inside
 ``gpt_torch`` only: it is the yardstick, lamina never needs it.
-
-    python -m lamina.models._bench_gpt            # median ms/step, lamina vs torch, alternating
 """
 from __future__ import annotations
 
@@ -116,28 +114,3 @@ def gpt_torch():
         return loss
 
     return step
-
-
-def compare(steps: int = 10, warmup: int = 3, rounds: int = 3) -> dict:
-    """Median ms/step of lamina and torch, alternating rounds (fair on a loaded machine)."""
-    import statistics
-    import time
-
-    fns = [gpt_lamina(), gpt_torch()]
-    times = [[], []]
-    for fn in fns:
-        for _ in range(warmup):
-            fn()
-    for _ in range(rounds):
-        for k, fn in enumerate(fns):
-            for _ in range(steps):
-                t0 = time.perf_counter()
-                fn()
-                times[k].append((time.perf_counter() - t0) * 1e3)
-    lam, tor = statistics.median(times[0]), statistics.median(times[1])
-    return {"lamina_ms": lam, "torch_ms": tor, "ratio": lam / tor}
-
-
-if __name__ == "__main__":  # pragma: no cover - a manual benchmark
-    r = compare()
-    print(f"gpt      lamina {r['lamina_ms']:8.2f} ms   torch {r['torch_ms']:8.2f} ms   ratio {r['ratio']:.2f}")

@@ -4,7 +4,6 @@ Each returns a ``step()`` closure: forward + backward + optimizer update on one 
 batch (the pattern of ``benchmarks/workloads.py``). The PyTorch builders import torch inside the
 function: torch is only the yardstick, lamina itself never needs it.
 
-    python -m lamina.models._bench            # median ms/step, lamina vs torch, alternating
 """
 from __future__ import annotations
 
@@ -143,34 +142,3 @@ def resnet_torch():
         return loss
 
     return step
-
-
-WORKLOADS = {"cnn": (cnn_lamina, cnn_torch), "resnet": (resnet_lamina, resnet_torch)}
-
-
-def compare(name: str, steps: int = 20, warmup: int = 3, rounds: int = 3) -> dict:
-    """Median ms/step of lamina and torch, alternating rounds (fair on a loaded machine)."""
-    import statistics
-    import time
-
-    steps_fns = [b() for b in WORKLOADS[name]]
-    times = [[], []]
-    for fn in steps_fns:
-        for _ in range(warmup):
-            fn()
-    for _ in range(rounds):
-        for k, fn in enumerate(steps_fns):
-            for _ in range(steps):
-                t0 = time.perf_counter()
-                fn()
-                times[k].append((time.perf_counter() - t0) * 1e3)
-    lam, tor = statistics.median(times[0]), statistics.median(times[1])
-    return {"lamina_ms": lam, "torch_ms": tor, "ratio": lam / tor}
-
-
-if __name__ == "__main__":  # pragma: no cover - a manual benchmark
-    import sys
-
-    for wl in sys.argv[1:] or list(WORKLOADS):
-        r = compare(wl)
-        print(f"{wl:8s} lamina {r['lamina_ms']:8.2f} ms   torch {r['torch_ms']:8.2f} ms   ratio {r['ratio']:.2f}")
