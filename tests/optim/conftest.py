@@ -7,7 +7,7 @@ from lamina.optim import _kernels
 @pytest.fixture(scope="session", autouse=True)
 def _warm_kernels():
     """Compile (or load from Numba's cache) the fused kernels once, before any test times out on it."""
-    _kernels.warm_up(("float32", "float64"), parallel=False)  # the parallel test compiles its own
+    _kernels.warm_up(("float32", "float64"))
 
 
 @pytest.fixture(params=["numba", "numpy"])

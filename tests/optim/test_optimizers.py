@@ -154,26 +154,28 @@ def test_fused_kernels_run_on_contiguous_numpy_params(monkeypatch):
                                      ("Adagrad", dict(lr=0.1, weight_decay=0.1))])
 @numba_only
 def test_parallel_kernels_match_the_serial_ones(name, kw, monkeypatch):
-    """Big tensors are split over threads; the result is the same, element for element."""
+    """Big tensors are cut into slices that run on lamina's threads; the result is the same,
+    element for element."""
+    from lamina import _threads
     monkeypatch.setattr(_kernels, "ENABLED", True)
-    n = 1000 * _kernels.get_num_threads() + 37
+    _threads._T.discover()  # (it adopts BLAS's thread count the first time)
+    monkeypatch.setattr(_threads._T, "count", 2)
+    n = 2000 + 37
     r = np.random.default_rng(0)
     w = r.standard_normal(n).astype(np.float32)
     grads = [r.standard_normal(n).astype(np.float32) for _ in range(3)]
-    kernel = {"SGD": "_sgd_par", "AdamW": "_adam_par", "RMSprop": "_rmsprop_par", "Adagrad": "_adagrad_par"}[name]
     out = {}
     for threshold in (n, n + 1):
         monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", threshold)
-        calls = []
-        real = getattr(_kernels, kernel)
-        monkeypatch.setattr(_kernels, kernel, lambda *a, real=real: calls.append(1) or real(*a))
+        sliced = []
+        real_run = _kernels.run
+        monkeypatch.setattr(_kernels, "run", lambda parts, fn: sliced.append(len(parts)) or real_run(parts, fn))
         p = lamina.Tensor(w.copy(), requires_grad=True)
         opt = getattr(optim, name)([p], **kw)
         for g in grads:
             p.grad = lamina.Tensor(g)
             opt.step()
-        assert len(calls) == (3 if threshold == n else 0)
-        monkeypatch.setattr(_kernels, kernel, real)
+        assert sliced == ([2, 2, 2] if threshold == n else [])
         out[threshold] = p.array
     np.testing.assert_array_equal(out[n], out[n + 1])
 

@@ -9,9 +9,9 @@ same operation order as PyTorch's CPU kernels (``lerp``, ``addcmul``: ``x + (val
 bit for bit: PyTorch fuses some multiply-adds (FMA) and its float32 sqrt is not always
 correctly rounded.
 
-Each rule is written once as a serial loop (which LLVM vectorizes); its parallel twin splits
-the arrays into one slice per thread with ``prange`` and runs the serial loop on each. Only
-tensors of at least ``PARALLEL_MIN_SIZE`` elements use the parallel twin (see below).
+Each rule is written once as a serial loop (which LLVM vectorizes) that releases the GIL. A
+tensor of at least ``PARALLEL_MIN_SIZE`` elements is cut into one slice per thread and the
+slices run side by side on lamina's own threads (``lamina/_threads.py``; no OpenMP pool).
 
 Set the environment variable ``LAMINA_DISABLE_NUMBA=1`` (before import), or
 ``lamina.optim._kernels.ENABLED = False`` at run time, to use the NumPy code paths instead.
@@ -22,18 +22,20 @@ import os
 
 import numpy as np
 
+from .._threads import get_num_threads, run, split
+
 try:
-    from numba import get_num_threads, njit, prange
+    from numba import njit
     _HAVE_NUMBA = True
 except Exception:  # pragma: no cover - numba is a dependency, but keep lamina importable
     _HAVE_NUMBA = False
 
 ENABLED = _HAVE_NUMBA and os.environ.get("LAMINA_DISABLE_NUMBA", "0") not in ("1", "true", "True")
-# Tensors with at least this many elements use the multi-threaded kernel. Measured on a 2-core
+# Tensors with at least this many elements are split over lamina's threads. Measured on a 2-core
 # machine, the serial kernel was as fast for the MLP's 784x512 weight (0.3 ms), and threads that
-# must wake up, or that spin after the loop while BLAS wants the cores, cost more than they save:
-# under load a parallel Adam step took 25-50 ms at the median instead of 1 ms. So only very large
-# tensors go parallel. Override with LAMINA_PARALLEL_MIN_SIZE (e.g. 65536 on a quiet many-core box).
+# must wake up cost more than they save on small tensors (under load a parallel Adam step took
+# 25-50 ms at the median instead of 1 ms when OpenMP threads did it). So only very large tensors
+# are split. Override with LAMINA_PARALLEL_MIN_SIZE (e.g. 65536 on a quiet many-core box).
 PARALLEL_MIN_SIZE = int(os.environ.get("LAMINA_PARALLEL_MIN_SIZE", 1 << 21))
 
 
@@ -152,87 +154,45 @@ def _adagrad_loop(p, g, acc, s, maximize):
 
 
 if _HAVE_NUMBA:
-    _ser = njit(fastmath=False, error_model="numpy", cache=True)
-    _par = njit(parallel=True, fastmath=False, error_model="numpy", cache=True)
+    _ser = njit(fastmath=False, error_model="numpy", cache=True, nogil=True)
     _adam_loop, _sgd_loop = _ser(_adam_loop), _ser(_sgd_loop)
     _rmsprop_loop, _adagrad_loop = _ser(_rmsprop_loop), _ser(_adagrad_loop)
 
-    @_ser
-    def _chunk(n, parts):
-        size = (n + parts - 1) // parts
-        return (size + 15) // 16 * 16      # whole SIMD blocks per thread
 
-    # The parallel twins hand each thread a slice (a view: i stays provably in range, so the
-    # serial loop inside is vectorized exactly as when it runs alone).
-    @_par
-    def _adam_par(p, g, m, v, vmax, s, amsgrad, maximize, decoupled, parts):
-        n = p.size
-        size = _chunk(n, parts)
-        for c in prange(parts):
-            a, b = min(c * size, n), min(c * size + size, n)
-            _adam_loop(p[a:b], g[a:b], m[a:b], v[a:b], vmax[a:b], s, amsgrad, maximize, decoupled)
-
-    @_par
-    def _sgd_par(p, g, buf, s, has_momentum, first, nesterov, maximize, parts):
-        n = p.size
-        size = _chunk(n, parts)
-        for c in prange(parts):
-            a, b = min(c * size, n), min(c * size + size, n)
-            _sgd_loop(p[a:b], g[a:b], buf[a:b], s, has_momentum, first, nesterov, maximize)
-
-    @_par
-    def _rmsprop_par(p, g, sq, gavg, buf, s, centered, has_momentum, maximize, parts):
-        n = p.size
-        size = _chunk(n, parts)
-        for c in prange(parts):
-            a, b = min(c * size, n), min(c * size + size, n)
-            _rmsprop_loop(p[a:b], g[a:b], sq[a:b], gavg[a:b], buf[a:b], s, centered, has_momentum, maximize)
-
-    @_par
-    def _adagrad_par(p, g, acc, s, maximize, parts):
-        n = p.size
-        size = _chunk(n, parts)
-        for c in prange(parts):
-            a, b = min(c * size, n), min(c * size + size, n)
-            _adagrad_loop(p[a:b], g[a:b], acc[a:b], s, maximize)
+def in_slices(loop, arrays: tuple, *args) -> None:
+    """``loop(*arrays, *args)``, the flat ``arrays`` cut into one slice per thread of lamina's
+    when they hold at least ``PARALLEL_MIN_SIZE`` elements (slices of a whole SIMD block each)."""
+    n = arrays[0].size
+    parts = split(-(-n // 16), n, min_macs=PARALLEL_MIN_SIZE) if n >= PARALLEL_MIN_SIZE else [(0, n)]
+    if len(parts) == 1:
+        loop(*arrays, *args)
+        return
+    run(parts, lambda i, lo, hi: loop(*(a[16 * lo:16 * hi] for a in arrays), *args))
 
 
 # ---------------------------------------------------------------- entry points (flat arrays)
 def adam(p, g, m, v, vmax, s, amsgrad, maximize, decoupled):
-    if p.size >= PARALLEL_MIN_SIZE:
-        _adam_par(p, g, m, v, vmax, s, amsgrad, maximize, decoupled, get_num_threads())
-    else:
-        _adam_loop(p, g, m, v, vmax, s, amsgrad, maximize, decoupled)
+    in_slices(_adam_loop, (p, g, m, v, vmax), s, amsgrad, maximize, decoupled)
 
 
 def sgd(p, g, buf, s, has_momentum, first, nesterov, maximize):
-    if p.size >= PARALLEL_MIN_SIZE:
-        _sgd_par(p, g, buf, s, has_momentum, first, nesterov, maximize, get_num_threads())
-    else:
-        _sgd_loop(p, g, buf, s, has_momentum, first, nesterov, maximize)
+    in_slices(_sgd_loop, (p, g, buf), s, has_momentum, first, nesterov, maximize)
 
 
 def rmsprop(p, g, sq, gavg, buf, s, centered, has_momentum, maximize):
-    if p.size >= PARALLEL_MIN_SIZE:
-        _rmsprop_par(p, g, sq, gavg, buf, s, centered, has_momentum, maximize, get_num_threads())
-    else:
-        _rmsprop_loop(p, g, sq, gavg, buf, s, centered, has_momentum, maximize)
+    in_slices(_rmsprop_loop, (p, g, sq, gavg, buf), s, centered, has_momentum, maximize)
 
 
 def adagrad(p, g, acc, s, maximize):
-    if p.size >= PARALLEL_MIN_SIZE:
-        _adagrad_par(p, g, acc, s, maximize, get_num_threads())
-    else:
-        _adagrad_loop(p, g, acc, s, maximize)
+    in_slices(_adagrad_loop, (p, g, acc), s, maximize)
 
 
-def warm_up(dtypes=("float32", "float64"), parallel: bool = True) -> None:
-    """Compile (or load from Numba's on-disk cache) every kernel for ``dtypes``; the parallel
-    twins too unless ``parallel=False``. The first compilation takes tens of seconds; later
-    processes load the cached machine code in well under a second."""
+def warm_up(dtypes=("float32", "float64")) -> None:
+    """Compile (or load from Numba's on-disk cache) every kernel for ``dtypes``. The first
+    compilation takes tens of seconds; later processes load the cached machine code in well under
+    a second."""
     if not _HAVE_NUMBA:
         return
-    nt = get_num_threads()
     for dt in dtypes:
         a = [np.zeros(64, dtype=dt) for _ in range(5)]
         s = np.ones(9, dtype=dt)
@@ -241,8 +201,9 @@ def warm_up(dtypes=("float32", "float64"), parallel: bool = True) -> None:
         _sgd_loop(a[0], a[1], a[2], s, f, f, f, f)
         _rmsprop_loop(a[0], a[1], a[2], a[3], a[4], s, f, f, f)
         _adagrad_loop(a[0], a[1], a[2], s, f)
-        if parallel:
-            _adam_par(a[0], a[1], a[2], a[3], a[4], s, f, f, f, nt)
-            _sgd_par(a[0], a[1], a[2], s, f, f, f, f, nt)
-            _rmsprop_par(a[0], a[1], a[2], a[3], a[4], s, f, f, f, nt)
-            _adagrad_par(a[0], a[1], a[2], s, f, nt)
+    _kernels_more.warm_up(dtypes)
+
+
+# Adadelta, Adamax, NAdam, RAdam and Rprop live in their own file; their entry points are reached from here.
+from . import _kernels_more  # noqa: E402
+from ._kernels_more import adadelta, adamax, nadam, radam, rprop  # noqa: E402,F401

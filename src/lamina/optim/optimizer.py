@@ -269,13 +269,20 @@ class Optimizer:
         self.param_groups = new_groups
         self._views.clear()
 
+    # State entries kept as float32 0-d tensors whatever the parameter's dtype (as in PyTorch).
+    _scalar_state: tuple = ("step",)
+
+    def _state_shape(self, p: Tensor, key) -> tuple:
+        """The shape state buffer ``key`` of ``p`` must have (the parameter's, unless a subclass says)."""
+        return tuple(p.shape)
+
     def _cast_state(self, p: Tensor, index, key, value):
         if value is None:
             return None
-        if key == "step":
+        if key in self._scalar_state:
             arr = _to_numpy(value)
             if arr is None:
-                raise ValueError(f"{self._name}.load_state_dict: 'step' of parameter {index} is a "
+                raise ValueError(f"{self._name}.load_state_dict: '{key}' of parameter {index} is a "
                                  f"{type(value).__name__}, expected a number or a 0-d tensor")
             return Tensor._wrap(np.array(arr, dtype=np.float32).reshape(()))
         if isinstance(value, Tensor):
@@ -284,13 +291,16 @@ class Optimizer:
             arr = value
         elif hasattr(value, "__array__") and hasattr(value, "shape"):  # e.g. a torch tensor
             arr = np.asarray(value)
-        elif isinstance(value, (list, tuple)) and p.ndim > 0 and _shape(value) == tuple(p.shape):
-            arr = np.asarray(value)  # nested lists (a JSON dump) of the parameter's shape
+        elif (isinstance(value, (list, tuple)) and len(self._state_shape(p, key)) > 0
+              and _shape(value) == self._state_shape(p, key)):
+            arr = np.asarray(value)  # nested lists (a JSON dump) of the buffer's shape
         else:
             return copy.deepcopy(value)  # numbers, lists, strings: kept as they are
-        if tuple(arr.shape) != tuple(p.shape):
+        expected = self._state_shape(p, key)
+        if tuple(arr.shape) != expected:
+            what = "the parameter has" if expected == tuple(p.shape) else "expected"
             raise ValueError(f"{self._name}.load_state_dict: state '{key}' of parameter {index} has shape "
-                             f"{tuple(arr.shape)}, but the parameter has shape {tuple(p.shape)}")
+                             f"{tuple(arr.shape)}, but {what} shape {expected}")
         arr = backend.to_device(arr, p.device)
         xp = p.xp
         dtype = p.dtype if p.dtype.kind in "fc" else arr.dtype
