@@ -102,3 +102,33 @@ def test_num_threads_context_manager():
     with lamina.num_threads(3):
         assert lamina.get_num_threads() == 3
     assert lamina.get_num_threads() == before
+
+
+def test_lamina_never_starts_an_openmp_pool():
+    """lamina's Numba kernels are serial and split over lamina's own threads: after norms,
+    attention, max pooling, grid sampling and a large optimizer update, Numba's threading layer
+    (OpenMP) has never been started."""
+    res = _python("""
+        import json, numpy as np, numba, lamina
+        from lamina import nn
+        import lamina.nn.functional as F
+        lamina.set_num_threads(2)
+        x = lamina.randn(8, 16, 32, 32, requires_grad=True)
+        y = nn.BatchNorm2d(16)(x)
+        y = F.max_pool2d(y, 2)
+        y = F.layer_norm(y, (16,))
+        g = F.affine_grid(lamina.eye(2, 3).unsqueeze(0).expand(8, 2, 3), (8, 16, 16, 16), align_corners=False)
+        y = F.grid_sample(y, g, align_corners=False)
+        q = lamina.randn(4, 4, 128, 32, requires_grad=True)
+        a = F.scaled_dot_product_attention(q, q, q, is_causal=True)
+        (y.sum() + a.sum()).backward()
+        w = lamina.nn.Parameter(lamina.randn(1 << 21))
+        w.grad = lamina.ones(1 << 21)
+        lamina.optim.Adam([w]).step()
+        try:
+            layer = numba.threading_layer()
+        except ValueError:
+            layer = None
+        print(json.dumps({"layer": layer}))
+    """, {"OPENBLAS_NUM_THREADS": "2"})
+    assert res["layer"] is None, f"an OpenMP/TBB pool was started ({res['layer']})"

@@ -237,7 +237,7 @@ def _t(*shape):
     (lambda: P.interpolate(_t(1, 1, 4, 4), scale_factor=2, align_corners=True), r"align_corners can only be set"),
     (lambda: P.interpolate(_t(1, 1, 4), scale_factor=2, mode="bilinear"),
      r"mode 'bilinear' is not supported for a 3-D"),
-    (lambda: P.interpolate(_t(1, 1, 4, 4, 4), scale_factor=2), r"expected a 3-D \(N, C, L\) or 4-D"),
+    (lambda: P.interpolate(_t(1, 1, 4, 4, 4, 4), scale_factor=2), r"expected a 3-D \(N, C, L\), 4-D .* or 5-D"),
     (lambda: P.interpolate(_t(1, 1, 4, 4), scale_factor=0.1), r"gives an empty output"),
 ])
 def test_errors(call, match):

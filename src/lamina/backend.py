@@ -242,3 +242,78 @@ def set_rng_state(state: dict) -> None:
 
 def rng(generator: Generator | None) -> np.random.Generator:
     return (generator or default_generator).numpy
+
+
+# ---------------------------------------------------------------- global switches (torch.* names)
+_default_device = cpu
+
+
+def get_default_device() -> Device:
+    """The device tensors are created on when no ``device=`` is given (the CPU unless changed)."""
+    return _default_device
+
+
+def set_default_device(device) -> None:
+    """Set the device returned by :func:`get_default_device` (``None`` means the CPU).
+
+    Only the CPU is accepted for now: lamina's factory functions (zeros, randn, ...) create on
+    the CPU unless given ``device=``, so a CUDA default would be silently ignored; 'cuda' raises
+    instead (RuntimeError without CuPy/GPU, as a CPU-only PyTorch does; NotImplementedError
+    with one: pass ``device=`` or use ``.to('cuda')``).
+    """
+    global _default_device
+    if device is None:
+        _default_device = cpu
+        return
+    dev = Device(device)
+    if dev.type == "cuda":
+        if not cuda_available():
+            raise RuntimeError(f"set_default_device({str(device)!r}): no CUDA device is available")
+        raise NotImplementedError(f"set_default_device({str(device)!r}): lamina's factory functions don't follow "
+                                  "a CUDA default device yet; pass device= to them or move tensors with .to('cuda')")
+    _default_device = dev
+
+
+_deterministic = {"mode": False, "warn_only": False}
+
+
+def use_deterministic_algorithms(mode: bool, *, warn_only: bool = False) -> None:
+    """Ask for deterministic algorithms (``torch.use_deterministic_algorithms``).
+
+    lamina's CPU kernels are deterministic already (each threaded op splits its work the same
+    way every run and is tested against the one-part result), so the flag is recorded for the
+    scripts and libraries that read it back with :func:`are_deterministic_algorithms_enabled`.
+    """
+    if not isinstance(mode, bool):
+        raise TypeError(f"use_deterministic_algorithms: mode must be a bool, got {type(mode).__name__}")
+    _deterministic["mode"], _deterministic["warn_only"] = mode, bool(warn_only)
+
+
+def are_deterministic_algorithms_enabled() -> bool:
+    return _deterministic["mode"]
+
+
+def is_deterministic_algorithms_warn_only_enabled() -> bool:
+    return _deterministic["mode"] and _deterministic["warn_only"]
+
+
+_matmul_precision = "highest"
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """'highest' | 'high' | 'medium', as ``torch.set_float32_matmul_precision``.
+
+    Recorded only: float32 matmuls in lamina always run in full float32 (NumPy/BLAS; CuPy
+    without TF32). An unknown value warns and changes nothing, as in PyTorch.
+    """
+    global _matmul_precision
+    if precision not in ("highest", "high", "medium"):
+        import warnings
+        warnings.warn(f"{precision} is not one of 'highest', 'high', or 'medium'; the current "
+                      "set_float32_matmul_precision call has no effect.", UserWarning, stacklevel=2)
+        return
+    _matmul_precision = precision
+
+
+def get_float32_matmul_precision() -> str:
+    return _matmul_precision

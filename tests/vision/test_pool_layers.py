@@ -125,7 +125,7 @@ def test_upsample_needs_size_or_scale():
     with pytest.raises(ValueError, match="exactly one of size or scale_factor"):
         Upsample(size=4, scale_factor=2)
     with pytest.raises(ValueError, match="mode 'bicubic' is not supported"):
-        Upsample(scale_factor=2, mode="bicubic")(lamina.randn(1, 1, 4, 4))
+        Upsample(scale_factor=2, mode="bicubic")(lamina.randn(1, 1, 4))  # bicubic needs (N, C, H, W)
     with pytest.raises(TypeError):
         AdaptiveAvgPool2d(1, return_indices=True)  # as torch: only the max versions have indices
 

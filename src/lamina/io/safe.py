@@ -15,6 +15,12 @@ File layout (one ordinary safetensors file):
     ckpt = lamina.io.load("ckpt.safetensors")
 
 Loading can't run code: the file holds only numbers, and JSON for everything else.
+
+``save``/``load`` also take open binary files and in-memory buffers (``io.BytesIO``), and
+``load`` accepts PyTorch's ``map_location`` and ``weights_only`` keywords, so ``torch.save`` /
+``torch.load`` call sites work unchanged. What they refuse, on purpose: saving a whole model,
+optimizer or any other object (save its ``state_dict()``), and loading a PyTorch ``.pt``/``.pth``
+pickle (convert it once to safetensors; the error says how).
 """
 from __future__ import annotations
 
@@ -94,6 +100,13 @@ class _Encoder:
             return {"__tuple__": [self.encode(v, path + [str(i)]) for i, v in enumerate(obj)]}
         if isinstance(obj, list):
             return [self.encode(v, path + [str(i)]) for i, v in enumerate(obj)]
+        if callable(getattr(obj, "state_dict", None)):
+            kind, where = type(obj).__name__, ".".join(path) or "<root>"
+            raise TypeError(
+                f"lamina.save: cannot save a whole {kind} object (at {where!r}). lamina never pickles objects: "
+                "loading a pickle can run arbitrary code. Save its state instead, lamina.save(obj.state_dict(), f) "
+                "(e.g. {'model': model.state_dict(), 'optimizer': opt.state_dict()}), and to load, rebuild the "
+                f"{kind} from your code/config, then obj.load_state_dict(lamina.load(f)).")
         raise TypeError(f"lamina.io.save: cannot save a {type(obj).__name__} at {'.'.join(path) or '<root>'!r}; "
                         "a weight file holds tensors, arrays, numbers, strings, bools, None, and dicts, lists "
                         "and tuples of them (never pickled objects)")
@@ -113,15 +126,30 @@ def _write_file(arrays: dict, filename: str, metadata: dict) -> None:
     safetensors.numpy.save_file(arrays, filename, metadata=metadata)
 
 
-def save(obj, path, metadata: dict | None = None) -> None:
-    """Write ``obj`` (tensors, arrays and JSON-able values, nested in dicts/lists/tuples) to ``path``.
+def _is_path(f) -> bool:
+    return isinstance(f, (str, os.PathLike))
 
-    One safetensors file, written atomically (temporary file, fsync, rename): a crash mid-save
-    leaves any previous file at ``path`` intact. ``metadata`` adds your own str -> str header
-    entries. Tensors are saved detached (values only, no ``requires_grad``).
 
-    >>> lamina.io.save(model.state_dict(), "model.safetensors")
+def save(obj, f, metadata: dict | None = None, *, pickle_module=None, pickle_protocol=None,
+         _use_new_zipfile_serialization: bool = True, _disable_byteorder_record: bool = False) -> None:
+    """Write ``obj`` (tensors, arrays and JSON-able values, nested in dicts/lists/tuples) to ``f``.
+
+    ``f`` is a path (the file is written atomically: temporary file, fsync, rename, so a crash
+    mid-save leaves any previous file intact) or a binary file object / ``io.BytesIO`` (written
+    with one ``write`` call). One safetensors file either way; ``metadata`` adds your own
+    str -> str header entries. Tensors are saved detached (values only, no ``requires_grad``).
+    A whole Module or optimizer is refused (TypeError): save its ``state_dict()``. The pickle
+    keywords of ``torch.save`` are accepted and ignored (``pickle_module`` is refused).
+
+    >>> lamina.save(model.state_dict(), "model.safetensors")
+    >>> buf = io.BytesIO(); lamina.save(opt.state_dict(), buf)
     """
+    if pickle_module is not None:
+        raise TypeError("lamina.save: pickle_module is not supported: lamina writes safetensors + JSON and never "
+                        "pickles")
+    if not _is_path(f) and not callable(getattr(f, "write", None)):
+        raise TypeError(f"lamina.save: f must be a path (str or os.PathLike) or a binary file object with write(), "
+                        f"got {type(f).__name__}")
     enc = _Encoder()
     structure = enc.encode(obj, [])
     meta = {"format": "pt"}  # tensor layouts follow PyTorch's state dicts; HF loaders check this entry
@@ -134,42 +162,81 @@ def save(obj, path, metadata: dict | None = None) -> None:
     crcs = {"structure": zlib.crc32(meta[_STRUCTURE].encode()),
             "tensors": {k: zlib.crc32(a) for k, a in enc.arrays.items()}}
     meta[_CRC] = json.dumps(crcs, separators=(",", ":"))
-    with atomic_path(path) as tmp:
-        _write_file(enc.arrays, tmp, meta)
+    if _is_path(f):
+        with atomic_path(f) as tmp:
+            _write_file(enc.arrays, tmp, meta)
+    else:
+        f.write(safetensors.numpy.save(enc.arrays, metadata=meta))
 
 
 # ---------------------------------------------------------------- load
-def _fail(path, what: str):
-    raise CheckpointError(f"cannot load {os.fspath(path)!r}: {what}")
+class _Source:
+    """Where a file's bytes come from: a path on disk, or a file object / buffer read into memory."""
+
+    def __init__(self, f, who: str = "lamina.load"):
+        self.data = None
+        if _is_path(f):
+            p = os.fspath(f)
+            if not os.path.exists(p):
+                raise FileNotFoundError(errno.ENOENT, f"no such weight file: {p!r}", p)
+            if os.path.isdir(p):
+                raise IsADirectoryError(errno.EISDIR, f"expected a weight file, got a directory: {p!r}", p)
+            self.path, self.name, self.size = p, p, os.path.getsize(p)
+            return
+        if not callable(getattr(f, "read", None)):
+            raise TypeError(f"{who}: f must be a path (str or os.PathLike) or a binary file object with read(), "
+                            f"got {type(f).__name__}")
+        data = f.read()
+        if isinstance(data, str):
+            raise TypeError(f"{who}: the file object returned str; open the file in binary mode ('rb')")
+        self.data = bytes(data)
+        self.path, self.size = None, len(self.data)
+        name = getattr(f, "name", None)
+        self.name = name if isinstance(name, str) else f"<{type(f).__name__}>"
+
+    def read(self, offset: int, n: int) -> bytes:
+        if self.data is not None:
+            return self.data[offset:offset + n]
+        with open(self.path, "rb") as fh:
+            fh.seek(offset)
+            return fh.read(n)
+
+
+def _fail(name, what: str):
+    raise CheckpointError(f"cannot load {name if isinstance(name, str) else os.fspath(name)!r}: {what}")
 
 
 def _hint(head: bytes) -> str:
-    if head[:4] == b"PK\x03\x04" or (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")):
-        return ("; it looks like a pickle/zip file (e.g. from torch.save), which lamina never unpickles: export "
-                "the weights with safetensors.torch.save_file(model.state_dict(), path)")
+    if head[:4] == b"PK\x03\x04":
+        if b".npy" in head[:200] and b"data.pkl" not in head[:200]:
+            return ("; it looks like a NumPy .npz archive: read it with numpy.load(path) and wrap the arrays with "
+                    "lamina.tensor(...)")
+        return ("; it looks like a pickle/zip file (e.g. a PyTorch .pt/.pth from torch.save), which lamina never "
+                "unpickles, because loading a pickle can run arbitrary code. Convert it once where PyTorch is "
+                "installed: from safetensors.torch import save_file; sd = torch.load(path, weights_only=True); "
+                "save_file({k: v.contiguous() for k, v in sd.items()}, 'model.safetensors'); then "
+                "lamina.load('model.safetensors') (or lamina.io.load_state_dict_from with a key_map)")
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return ("; it looks like a pickle/zip file (e.g. from torch.save), which lamina never unpickles, because "
+                "loading a pickle can run arbitrary code: export the weights with "
+                "safetensors.torch.save_file(model.state_dict(), path)")
     return ""
 
 
-def _read_header(path) -> tuple[int, dict, dict]:
+def _read_header(src: _Source) -> tuple[int, dict, dict]:
     """Check the file's framing and header; return (header_len, tensor entries, metadata)."""
-    p = os.fspath(path)
-    if not os.path.exists(p):
-        raise FileNotFoundError(errno.ENOENT, f"no such weight file: {p!r}", p)
-    if os.path.isdir(p):
-        raise IsADirectoryError(errno.EISDIR, f"expected a weight file, got a directory: {p!r}", p)
-    size = os.path.getsize(p)
-    with open(p, "rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
-            _fail(p, f"the file is {size} bytes long, too short for a safetensors file (empty or truncated)"
-                  + _hint(head))
-        n = int.from_bytes(head, "little")
-        if n < 2 or n > _MAX_HEADER:
-            _fail(p, f"not a safetensors file (its first 8 bytes give a header length of {n})" + _hint(head))
-        if 8 + n > size:
-            _fail(p, f"truncated: the header should be {n} bytes but only {size - 8} bytes follow the length "
-                     "field" + _hint(head))
-        raw = f.read(n)
+    p, size = src.name, src.size
+    head = src.read(0, 256)
+    if len(head) < 8:
+        _fail(p, f"the file is {size} bytes long, too short for a safetensors file (empty or truncated)"
+              + _hint(head))
+    n = int.from_bytes(head[:8], "little")
+    if n < 2 or n > _MAX_HEADER:
+        _fail(p, f"not a safetensors file (its first 8 bytes give a header length of {n})" + _hint(head))
+    if 8 + n > size:
+        _fail(p, f"truncated: the header should be {n} bytes but only {size - 8} bytes follow the length "
+                 "field" + _hint(head))
+    raw = src.read(8, n)
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -206,16 +273,29 @@ def _read_header(path) -> tuple[int, dict, dict]:
     return n, header, meta
 
 
-def _read_arrays(path, n: int, header: dict) -> dict:
-    p = os.fspath(path)
+def _widen_bf16(raw: np.ndarray, shape) -> np.ndarray:
+    """NumPy has no bfloat16: widen to float32 (bfloat16 is the top 16 bits of a float32)."""
+    return (raw.astype(np.uint32) << 16).view(np.float32).reshape(shape)
+
+
+def _read_arrays(src: _Source, n: int, header: dict) -> dict:
+    p = src.name
     out = {}
     try:
-        with safetensors.safe_open(p, framework="np") as f:
+        if src.data is not None:  # in memory: the Rust reader checks the layout, NumPy wraps the bytes
+            for name, e in safetensors.deserialize(src.data):
+                if e["dtype"] == "BF16":
+                    out[name] = _widen_bf16(np.frombuffer(e["data"], dtype="<u2"), e["shape"])
+                else:
+                    out[name] = np.frombuffer(e["data"], dtype=np.dtype(_DTYPES[e["dtype"]]).newbyteorder("<")
+                                              ).reshape(e["shape"])
+            return out
+        with safetensors.safe_open(src.path, framework="np") as f:
             for name, e in header.items():
-                if e["dtype"] == "BF16":  # NumPy has no bfloat16: widen to float32 (the top 16 bits)
-                    raw = np.fromfile(p, dtype="<u2", count=int(np.prod(e["shape"])),
+                if e["dtype"] == "BF16":
+                    raw = np.fromfile(src.path, dtype="<u2", count=int(np.prod(e["shape"])),
                                       offset=8 + n + e["data_offsets"][0])
-                    out[name] = (raw.astype(np.uint32) << 16).view(np.float32).reshape(e["shape"])
+                    out[name] = _widen_bf16(raw, e["shape"])
                 else:
                     out[name] = f.get_tensor(name)
     except Exception as e:  # the Rust reader's own checks; report them with the path
@@ -277,23 +357,57 @@ def _key(k):
     return k
 
 
-def load(path, as_numpy: bool = False, device=None, verify: bool = True):
+def _placement(map_location, device, as_numpy: bool):
+    """A function array -> loaded value that follows ``map_location`` (PyTorch's forms) or ``device``."""
+    if map_location is not None and device is not None:
+        raise ValueError("lamina.load: give map_location or device, not both")
+    if map_location is None or isinstance(map_location, (str, backend.Device)) or hasattr(map_location, "type"):
+        dev = device if map_location is None else str(map_location)
+        return lambda a: _convert(a, as_numpy, dev)
+    if isinstance(map_location, dict):  # {saved location: target}; everything in a file is saved from the CPU
+        dev = map_location.get("cpu")
+        return lambda a: _convert(a, as_numpy, None if dev is None else str(dev))
+    if callable(map_location):  # map_location(tensor, 'cpu') -> tensor, e.g. lambda storage, loc: storage
+        def place(a):
+            t = _convert(a, False, None)
+            r = map_location(t, "cpu")
+            r = t if r is None else r
+            if not isinstance(r, Tensor):
+                raise TypeError(f"lamina.load: map_location returned a {type(r).__name__}, expected a Tensor")
+            return r.numpy() if as_numpy else r
+        return place
+    raise TypeError(f"lamina.load: map_location must be a device, a str, a dict or a callable, got "
+                    f"{type(map_location).__name__}")
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None = None, mmap: bool | None = None,
+         as_numpy: bool = False, device=None, verify: bool = True):
     """Read what :func:`save` wrote (or any safetensors file, as a flat dict of tensors).
 
-    Tensors come back as lamina Tensors (on ``device``, the CPU by default), or as NumPy arrays
-    with ``as_numpy=True``. ``verify`` checks the CRC-32 of the structure and of every tensor
-    (files written by lamina have them).
-    Raises FileNotFoundError for a missing file and :class:`CheckpointError` (a ValueError)
-    naming the path and the problem for a truncated, corrupted or non-safetensors file.
+    ``f`` is a path or a binary file object / ``io.BytesIO``. Tensors come back as lamina
+    Tensors on the CPU, or where ``map_location`` (a device or str, ``{'cpu': 'cuda:0'}``, or a
+    callable ``fn(tensor, 'cpu') -> tensor``, as ``torch.load``) or ``device`` says; as NumPy
+    arrays with ``as_numpy=True``. ``verify`` checks the CRC-32 of the structure and of every
+    tensor (files written by lamina have them).
+
+    ``weights_only`` is accepted and is always effectively True: a lamina file holds tensors and
+    JSON only, so loading never runs code, whatever the flag says. ``mmap`` is accepted and
+    ignored. A PyTorch ``.pt`` pickle is refused with a :class:`CheckpointError` that says how to
+    convert it. Raises FileNotFoundError for a missing file and CheckpointError (a ValueError)
+    naming the file and the problem for a truncated, corrupted or non-safetensors file.
+
+    >>> model.load_state_dict(lamina.load("model.safetensors", map_location="cpu"))
     """
-    n, header, meta = _read_header(path)
-    arrays = _read_arrays(path, n, header)
+    if pickle_module is not None:
+        raise TypeError("lamina.load: pickle_module is not supported: lamina files are safetensors + JSON and are "
+                        "never unpickled")
+    conv = _placement(map_location, device, as_numpy)
+    src = _Source(f)
+    n, header, meta = _read_header(src)
+    arrays = _read_arrays(src, n, header)
+    path = src.name
     if verify:
         _verify(path, arrays, meta)
-
-    def conv(a):
-        return _convert(a, as_numpy, device)
-
     if _STRUCTURE not in meta:
         return {name: conv(a) for name, a in arrays.items()}
     try:
@@ -302,20 +416,21 @@ def load(path, as_numpy: bool = False, device=None, verify: bool = True):
         _fail(path, f"corrupted lamina metadata ({_STRUCTURE}: {e})")
     try:
         return _decode(structure, arrays, conv, path)
-    except CheckpointError:
+    except (CheckpointError, TypeError):
         raise
     except Exception as e:
         _fail(path, f"corrupted lamina metadata ({_STRUCTURE}: {type(e).__name__}: {e})")
 
 
-def read_metadata(path) -> dict:
+def read_metadata(f) -> dict:
     """The header metadata (str -> str) of a safetensors file, without reading its tensors."""
-    return dict(_read_header(path)[2])
+    return dict(_read_header(_Source(f, "read_metadata"))[2])
 
 
 def load_state_dict_from(path, key_map=None, as_numpy: bool = False, device=None) -> dict:
     """A flat ``{name: Tensor}`` dict of every tensor in a safetensors file (e.g. one exported
-    from PyTorch with ``safetensors.torch.save_file(model.state_dict(), path)``).
+    from PyTorch with ``safetensors.torch.save_file(model.state_dict(), path)``); ``path`` may
+    also be a binary file object.
 
     ``key_map`` renames keys: a dict ``{old: new}`` (keys not in it are kept), or a callable
     ``new = key_map(old)`` that may return None to drop a tensor. bfloat16 tensors are widened
@@ -323,9 +438,10 @@ def load_state_dict_from(path, key_map=None, as_numpy: bool = False, device=None
 
     >>> sd = lamina.io.load_state_dict_from("resnet.safetensors", key_map=lambda k: k.removeprefix("module."))
     """
-    n, header, meta = _read_header(path)
-    arrays = _read_arrays(path, n, header)
-    _verify(path, arrays, meta)
+    src = _Source(path, "load_state_dict_from")
+    n, header, meta = _read_header(src)
+    arrays = _read_arrays(src, n, header)
+    _verify(src.name, arrays, meta)
     if key_map is None:
         rename = lambda k: k  # noqa: E731
     elif callable(key_map):

@@ -3,13 +3,17 @@
     model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10))
     model[0]            # the first Linear;  model[:2] is a Sequential of the first two
     heads = nn.ModuleDict({"cls": nn.Linear(128, 10), "box": nn.Linear(128, 4)})
+    ws = nn.ParameterList([nn.Parameter(lamina.randn(4, 4))])     # ParameterDict: the dict twin
 """
 from __future__ import annotations
 
 import operator
 from collections import OrderedDict
+from collections.abc import Mapping
 
+from ..tensor import Tensor
 from .module import Module
+from .parameter import Parameter
 
 
 def _index(idx, n: int, what: str) -> int:
@@ -177,9 +181,10 @@ class ModuleList(Module):
         raise NotImplementedError("ModuleList has no forward: iterate over it and call its modules")
 
     def __repr__(self) -> str:
+        name = self._get_name()
         if not self._modules:
-            return "ModuleList()"
-        return "ModuleList(\n  " + "\n  ".join(_repeated_repr(list(self._modules.items()))) + "\n)"
+            return f"{name}()"
+        return f"{name}(\n  " + "\n  ".join(_repeated_repr(list(self._modules.items()))) + "\n)"
 
 
 class ModuleDict(Module):
@@ -234,3 +239,217 @@ class ModuleDict(Module):
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleDict has no forward: index it and call its modules")
+
+
+# ---------------------------------------------------------------- parameter containers
+def _param_line(key, p) -> str:
+    if isinstance(p, Tensor):
+        size = "x".join(str(n) for n in p.shape)
+        dev = f" ({p.device})" if p.device.type != "cpu" else ""
+        kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
+        return f"  ({key}): {kind} containing: [lamina.{p.dtype.name} of size {size}{dev}]"
+    return f"  ({key}): Object of type: {type(p).__name__}"
+
+
+def _as_param(value):
+    """Plain tensors become Parameters (sharing memory), as in PyTorch's parameter containers."""
+    if isinstance(value, Tensor) and not isinstance(value, Parameter):
+        return Parameter(value)
+    return value
+
+
+class ParameterList(Module):
+    """A list of Parameters registered under the names "0", "1", ... (so optimizers and
+    ``state_dict`` see them); plain tensors are wrapped in Parameters, other objects kept as is.
+
+    >>> ws = nn.ParameterList([nn.Parameter(lamina.randn(4, 4)) for _ in range(3)])
+    >>> ws.append(lamina.zeros(4)); len(ws)          # 4; ws.state_dict() keys '0'..'3'
+    """
+
+    def __init__(self, values=None):
+        super().__init__()
+        self._size = 0
+        if values is not None:
+            self.extend(values)
+
+    def _abs(self, idx) -> int:
+        return _index(idx, len(self), "ParameterList")
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return type(self)([self[i] for i in range(len(self))[idx]])
+        return getattr(self, str(self._abs(idx)))
+
+    def _put(self, key: str, value) -> None:
+        value = _as_param(value)
+        self._parameters.pop(key, None)
+        self.__dict__.pop(key, None)
+        if isinstance(value, Parameter):
+            self.register_parameter(key, value)
+        else:
+            object.__setattr__(self, key, value)
+
+    def __setitem__(self, idx, param) -> None:
+        self._put(str(self._abs(idx)), param)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __iadd__(self, parameters) -> "ParameterList":
+        return self.extend(parameters)
+
+    def __dir__(self):
+        return [k for k in super().__dir__() if not k.isdigit()]
+
+    def append(self, value) -> "ParameterList":
+        """Add one parameter (or object) at the end."""
+        self._size += 1
+        self._put(str(self._size - 1), value)
+        return self
+
+    def extend(self, values) -> "ParameterList":
+        """Add every parameter of an iterable at the end."""
+        if isinstance(values, Tensor) or not hasattr(values, "__iter__"):
+            raise TypeError(f"ParameterList.extend should be called with an iterable, but got "
+                            f"{type(values).__name__}")
+        for v in values:
+            self.append(v)
+        return self
+
+    def extra_repr(self) -> str:
+        return "\n".join(_param_line(i, p) for i, p in enumerate(self))
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError("ParameterList should not be called.")
+
+
+class _MissingKey(KeyError, AttributeError):
+    """A missing ParameterDict key: a KeyError (dict semantics) that PyTorch raises as AttributeError."""
+
+
+class ParameterDict(Module):
+    """An insertion-ordered dict of Parameters registered under their keys (plain tensors are
+    wrapped in Parameters); ``state_dict`` keys are the dict keys.
+
+    >>> heads = nn.ParameterDict({"scale": nn.Parameter(lamina.ones(8)), "shift": lamina.zeros(8)})
+    >>> heads["scale"].shape                        # (8,)
+    """
+
+    def __init__(self, parameters=None):
+        super().__init__()
+        self._keys: dict = {}
+        if parameters is not None:
+            self.update(parameters)
+
+    def __getitem__(self, key: str):
+        if key not in self._keys:
+            raise _MissingKey(f"ParameterDict has no key {key!r}; keys: {list(self._keys)}")
+        return getattr(self, key)
+
+    def __setitem__(self, key: str, value) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"ParameterDict keys must be strings, got {type(key).__name__}")
+        value = _as_param(value)
+        self._parameters.pop(key, None)
+        if key in self._keys:
+            self.__dict__.pop(key, None)
+        if isinstance(value, Parameter):
+            self.register_parameter(key, value)
+        else:
+            object.__setattr__(self, key, value)
+        self._keys[key] = None
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self._keys:
+            raise _MissingKey(f"ParameterDict has no key {key!r}")
+        del self._keys[key]
+        delattr(self, key)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __reversed__(self):
+        return reversed(list(self._keys))
+
+    def __contains__(self, key) -> bool:
+        return key in self._keys
+
+    def keys(self):
+        return list(self._keys)
+
+    def items(self):
+        return [(k, self[k]) for k in self._keys]
+
+    def values(self):
+        return [self[k] for k in self._keys]
+
+    def get(self, key: str, default=None):
+        return self[key] if key in self._keys else default
+
+    def setdefault(self, key: str, default=None):
+        if key not in self._keys:
+            self[key] = default
+        return self[key]
+
+    def pop(self, key: str):
+        v = self[key]
+        del self[key]
+        return v
+
+    def popitem(self):
+        if not self._keys:
+            raise KeyError("popitem(): ParameterDict is empty")
+        k = list(self._keys)[-1]
+        return k, self.pop(k)
+
+    def clear(self) -> None:
+        for k in list(self._keys):
+            del self[k]
+
+    def copy(self) -> "ParameterDict":
+        return ParameterDict(OrderedDict(self.items()))
+
+    def fromkeys(self, keys, default=None) -> "ParameterDict":
+        return ParameterDict((k, default) for k in keys)
+
+    def update(self, parameters) -> None:
+        """Add or replace entries from a mapping or an iterable of (key, value) pairs; a plain
+        (unordered) dict is added in sorted key order, as PyTorch does."""
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            items = list(parameters.items())
+        elif isinstance(parameters, Mapping):
+            items = sorted(parameters.items())
+        else:
+            items = []
+            for j, pair in enumerate(parameters):
+                if not hasattr(pair, "__len__") or len(pair) != 2:
+                    raise ValueError(f"ParameterDict update sequence element #{j} should be a (key, value) pair")
+                items.append(tuple(pair))
+        for k, v in items:
+            self[k] = v
+
+    def __or__(self, other: "ParameterDict") -> "ParameterDict":
+        out = self.copy()
+        out.update(other)
+        return out
+
+    def __ror__(self, other: "ParameterDict") -> "ParameterDict":
+        out = other.copy()
+        out.update(self)
+        return out
+
+    def __ior__(self, other) -> "ParameterDict":
+        self.update(other)
+        return self
+
+    def extra_repr(self) -> str:
+        return "\n".join(_param_line(k, p) for k, p in self.items())
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError("ParameterDict should not be called.")

@@ -17,10 +17,17 @@ from ..ops import elementwise as E
 from ..ops._blas import mm
 from ..ops.linalg import matmul
 from ..ops.attention import scaled_dot_product_attention  # noqa: F401
-from ..ops.conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
+from ..ops.conv import conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d  # noqa: F401
 from ..ops.index import one_hot  # noqa: F401
-from ..ops.pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,  # noqa: F401
-                        adaptive_max_pool2d, avg_pool1d, avg_pool2d, interpolate, max_pool1d, max_pool2d)
+from ..ops.pool import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d,  # noqa: F401
+                        adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d, avg_pool1d, avg_pool2d,
+                        avg_pool3d, max_pool1d, max_pool2d, max_pool3d)
+from ..ops.pool_variants import (fractional_max_pool2d, fractional_max_pool3d, lp_pool1d, lp_pool2d,  # noqa: F401
+                                 lp_pool3d, max_unpool1d, max_unpool2d, max_unpool3d)
+from ..ops.interpolate import interpolate  # noqa: F401
+from ..ops.fold import fold, unfold  # noqa: F401
+from ..ops.grid_sample import affine_grid, grid_sample  # noqa: F401
+from ..ops.pixel_shuffle import channel_shuffle, pixel_shuffle, pixel_unshuffle  # noqa: F401
 from ..ops.norm import batch_norm, dropout1d, dropout2d, dropout3d, group_norm, instance_norm, layer_norm  # noqa: F401
 from ..ops.shape import pad  # noqa: F401
 from ..tensor import Tensor
@@ -29,6 +36,19 @@ from .activation_fns import (elu, gelu, hardtanh, leaky_relu, log_softmax, mish,
                              softmax, softplus, tanh)
 from .loss_fns import (binary_cross_entropy, binary_cross_entropy_with_logits, cosine_similarity, cross_entropy,
                        huber_loss, kl_div, l1_loss, mse_loss, nll_loss, smooth_l1_loss)
+from .activation_fns_extra import (celu, celu_, elu_, glu, gumbel_softmax, hardshrink, hardsigmoid,  # noqa: F401
+                                   hardswish, hardtanh_, leaky_relu_, logsigmoid, prelu, relu_, rrelu, rrelu_, selu_,
+                                   softmin, softshrink, softsign, tanhshrink, threshold, threshold_)
+from .ctc import ctc_loss  # noqa: F401
+from .dropout_fns import alpha_dropout, feature_alpha_dropout  # noqa: F401
+from .layers.bilinear import bilinear  # noqa: F401
+from .layers.embedding_bag import embedding_bag  # noqa: F401
+from .loss_fns_likelihood import gaussian_nll_loss, poisson_nll_loss  # noqa: F401
+from .loss_fns_margin import (cosine_embedding_loss, hinge_embedding_loss, margin_ranking_loss,  # noqa: F401
+                              multi_margin_loss, multilabel_margin_loss, multilabel_soft_margin_loss,
+                              pairwise_distance, pdist, soft_margin_loss, triplet_margin_loss,
+                              triplet_margin_with_distance_loss)
+from .norm_fns import local_response_norm, normalize, rms_norm  # noqa: F401
 
 __all__ = [
     "linear", "dropout", "flatten", "unflatten",
@@ -36,6 +56,21 @@ __all__ = [
     "hardtanh", "softmax", "log_softmax",
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "kl_div", "cosine_similarity",
+    "prelu", "rrelu", "glu", "hardswish", "hardsigmoid", "logsigmoid", "softsign", "softmin", "threshold", "celu",
+    "hardshrink", "softshrink", "tanhshrink", "gumbel_softmax", "alpha_dropout", "feature_alpha_dropout",
+    "normalize", "rms_norm", "local_response_norm", "embedding", "embedding_bag", "bilinear", "one_hot",
+    "pairwise_distance", "pdist", "ctc_loss", "gaussian_nll_loss", "poisson_nll_loss", "margin_ranking_loss",
+    "hinge_embedding_loss", "cosine_embedding_loss", "triplet_margin_loss", "triplet_margin_with_distance_loss",
+    "multi_margin_loss", "multilabel_margin_loss", "multilabel_soft_margin_loss", "soft_margin_loss",
+    "relu_", "elu_", "selu_", "celu_", "leaky_relu_", "hardtanh_", "threshold_", "rrelu_",
+]
+__all__ += [  # vision ops
+    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "max_pool1d",
+    "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d", "lp_pool1d",
+    "lp_pool2d", "lp_pool3d", "fractional_max_pool2d", "fractional_max_pool3d", "max_unpool1d", "max_unpool2d",
+    "max_unpool3d", "interpolate", "pad", "fold", "unfold", "grid_sample", "affine_grid", "pixel_shuffle",
+    "pixel_unshuffle", "channel_shuffle",
 ]
 
 
@@ -140,3 +175,23 @@ def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
                          f"of input shape {input.shape}")
     sizes = tuple(n // known if k == -1 else k for k in sizes)
     return input.reshape(*input.shape[:d], *sizes, *input.shape[d + 1:])
+
+
+# ---------------------------------------------------------------- *_with_indices (torch's names for return_indices=True)
+def _with_indices(name):
+    def op(*args, **kwargs):
+        return globals()[name](*args, **kwargs, return_indices=True)
+
+    op.__name__ = f"{name}_with_indices"
+    op.__doc__ = f"``{name}(..., return_indices=True)``: ``(values, indices)``."
+    return op
+
+
+max_pool1d_with_indices = _with_indices("max_pool1d")
+max_pool2d_with_indices = _with_indices("max_pool2d")
+max_pool3d_with_indices = _with_indices("max_pool3d")
+adaptive_max_pool1d_with_indices = _with_indices("adaptive_max_pool1d")
+adaptive_max_pool2d_with_indices = _with_indices("adaptive_max_pool2d")
+adaptive_max_pool3d_with_indices = _with_indices("adaptive_max_pool3d")
+fractional_max_pool2d_with_indices = _with_indices("fractional_max_pool2d")
+fractional_max_pool3d_with_indices = _with_indices("fractional_max_pool3d")

@@ -8,6 +8,9 @@ them. With fan_in = in_features x receptive field and fan_out = out_features x r
     xavier_normal_    N(0, std), std = gain sqrt(2 / (fan_in + fan_out))
     kaiming_uniform_  U(-b, b),  b = gain sqrt(3 / fan)          (fan = fan_in or fan_out by mode)
     kaiming_normal_   N(0, std), std = gain / sqrt(fan)
+
+plus uniform_, normal_, trunc_normal_, constant_, ones_, zeros_, eye_, dirac_, orthogonal_,
+sparse_ and calculate_gain, all with PyTorch's signatures.
 """
 from __future__ import annotations
 
@@ -216,6 +219,41 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     if rows < cols:
         q = q.T
     return _fill(tensor, (q * gain).reshape(tensor.shape))
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """Fill a 3-, 4- or 5-D convolution weight with the Dirac delta: w[g*O + d, d, centre] = 1 for
+    d < min(O, in_channels) in each of the ``groups`` (O = out_channels / groups), so the
+    convolution starts as the identity on as many channels as possible."""
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    sizes = tensor.shape
+    if sizes[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    out_per_group = sizes[0] // groups
+    n = min(out_per_group, sizes[1])
+    values = np.zeros(sizes)
+    d = np.arange(n)
+    rows = (np.arange(groups)[:, None] * out_per_group + d[None, :]).reshape(-1)
+    cols = np.tile(d, groups)
+    centre = tuple(k // 2 for k in sizes[2:])
+    values[(rows, cols) + centre] = 1
+    return _fill(tensor, values)
+
+
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
+    """Fill a 2-D tensor with N(0, std^2) values and zero ceil(sparsity * rows) random entries of
+    every column (Martens, 2010)."""
+    if tensor.ndim != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, cols = tensor.shape
+    num_zeros = int(math.ceil(sparsity * rows))
+    rng = backend.rng(generator)
+    values = rng.normal(0.0, std, (rows, cols))
+    if num_zeros and rows:
+        order = np.argsort(rng.random((rows, cols)), axis=0)   # an independent permutation per column
+        values[order[:num_zeros], np.arange(cols)[None, :]] = 0
+    return _fill(tensor, values)
 
 
 # PyTorch's deprecated names without the trailing underscore are not provided on purpose.

@@ -75,6 +75,15 @@ def _as_array(value, key: str):
         raise TypeError(f"load_state_dict: value for '{key}' is a {type(value).__name__}, expected an array") from e
 
 
+class Buffer:
+    """``nn.Buffer(tensor, persistent=True)``: assigned to a Module attribute, registers ``tensor`` as a
+    buffer (the module then holds the tensor itself, as ``register_buffer`` does)."""
+
+    def __init__(self, data=None, *, persistent: bool = True):
+        self.tensor = data if isinstance(data, Tensor) or data is None else Tensor(data)
+        self.persistent = bool(persistent)
+
+
 class Module:
     """Base class for all neural-network modules; subclasses define ``forward``."""
 
@@ -169,6 +178,11 @@ class Module:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
                                 "(lamina.nn.Parameter or None expected)")
             params[name] = None
+        elif isinstance(value, Buffer):  # nn.Buffer(t, persistent=...): register the tensor as a buffer
+            if d.get("_buffers") is None:
+                raise AttributeError("cannot assign buffers before Module.__init__() call")
+            self._remove_from(name, d, params, self._modules)
+            self.register_buffer(name, value.tensor, persistent=value.persistent)
         elif isinstance(value, Module):
             modules = d.get("_modules")
             if modules is None:

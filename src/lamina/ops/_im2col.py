@@ -1,23 +1,24 @@
 """Window geometry, im2col and col2im: the data movement behind convolution and pooling.
 
-A 2-D sliding window is described by a ``Geometry``: an *image* side (H, W), a *column* side
-(Ho, Wo) (one entry per window position), the kernel (kh, kw), stride, dilation and the padding
-added *before* the image (ph, pw). Window ``(oh, ow)``, kernel offset ``(i, j)`` reads image pixel
+A sliding window over d spatial dimensions (2-D: (H, W); 3-D: (D, H, W)) is described by a
+``Geometry``: an *image* side, a *column* side (one entry per window position), the kernel,
+stride, dilation and the padding added *before* the image. Window ``o``, kernel offset ``i``
+reads image pixel (per dimension)
 
-    r = oh * sh + i * dh - ph,    q = ow * sw + j * dw - pw      (outside the image: padding).
+    r = o * s + i * d - p      (outside the image: padding).
 
 The padding *after* the image is implied by the sizes: the windows span
-``(Ho - 1) * s + d * (k - 1) + 1`` rows, which may stop short of the image (trailing rows
+``(o_n - 1) * s + d * (k - 1) + 1`` pixels, which may stop short of the image (trailing rows
 unused, as in a strided conv) or run past it ('same' padding, ceil-mode pooling, or a
 transposed conv with output_padding).
 
-* ``im2col(x, g)``: (N, C, H, W) -> (C, kh, kw, N, Ho, Wo), zero outside the image.
-* ``col2im(cols, g)``: the adjoint, (C, kh, kw, N, Ho, Wo) -> (N, C, H, W), adding the
+* ``im2col(x, g)``: (N, C, *img) -> (C, *kernel, N, *col), zero outside the image.
+* ``col2im(cols, g)``: the adjoint, (C, *kernel, N, *col) -> (N, C, *img), adding the
   contributions of overlapping windows.
 
-The columns are "K-major": seen as a (C*kh*kw, N*Ho*Wo) matrix, a whole batch's convolution is
-ONE large GEMM (per group) rather than one small GEMM per image, which keeps BLAS threads busy
-(and is far more robust when the cores are shared).
+The columns are "K-major": seen as a (C*prod(kernel), N*prod(col)) matrix, a whole batch's
+convolution is ONE large GEMM (per group) rather than one small GEMM per image, which keeps
+BLAS threads busy (and is far more robust when the cores are shared).
 
 Both are array code (NumPy or CuPy): a padded buffer and one strided copy (im2col) or add
 (col2im) per kernel offset; col2im accumulates in the columns' (C, N, ...) layout and transposes
@@ -30,6 +31,7 @@ Numba kernels (CPU, large arrays) win clearly: one pass instead of a compare/sel
 """
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 
@@ -37,14 +39,17 @@ import numpy as np
 
 from ..backend import array_module
 
+from .._threads import run as _run_parts
+from .._threads import split as _split
+
 try:  # Numba is a dependency, but keep a pure-array path (CuPy, or a broken Numba install)
-    from numba import njit, prange
+    from numba import njit
 except Exception:  # pragma: no cover
     njit = None
 
 
 class Geometry:
-    """Sliding-window geometry in 2-D (1-D ops use H = Ho = 1, kh = 1)."""
+    """Sliding-window geometry in d spatial dimensions (1-D ops run as 2-D with H = Ho = 1, kh = 1)."""
 
     __slots__ = ("img", "col", "kernel", "stride", "dilation", "padding")
 
@@ -53,17 +58,20 @@ class Geometry:
         self.stride, self.dilation, self.padding = tuple(stride), tuple(dilation), tuple(padding)
 
     @property
+    def nd(self) -> int:
+        return len(self.img)
+
+    @property
     def extent(self) -> tuple:
-        """Rows and columns covered by the windows, padding included."""
+        """Pixels covered by the windows in each dimension, padding included."""
         return tuple((o - 1) * s + d * (k - 1) + 1 for o, s, d, k in
                      zip(self.col, self.stride, self.dilation, self.kernel))
 
     def offset_slices(self):
-        """For each kernel offset (i, j), in row-major order, the slices into the padded buffer."""
-        (kh, kw), (sh, sw), (dh, dw), (ho, wo) = self.kernel, self.stride, self.dilation, self.col
-        for i in range(kh):
-            for j in range(kw):
-                yield (slice(i * dh, i * dh + (ho - 1) * sh + 1, sh), slice(j * dw, j * dw + (wo - 1) * sw + 1, sw))
+        """For each kernel offset, in row-major order, the tuple of slices into the padded buffer."""
+        ranges = [[slice(i * d, i * d + (o - 1) * s + 1, s) for i in range(k)]
+                  for k, s, d, o in zip(self.kernel, self.stride, self.dilation, self.col)]
+        return itertools.product(*ranges)
 
     def overlapping(self) -> bool:
         """Whether two windows can share a pixel."""
@@ -75,35 +83,49 @@ class Geometry:
                 f"dilation={self.dilation}, padding={self.padding})")
 
 
+_ALL2 = (slice(None), slice(None))
+
+
+def _channels_first(nd: int) -> tuple:
+    """The permutation (N, C, *sp) <-> (C, N, *sp)."""
+    return (1, 0) + tuple(range(2, nd + 2))
+
+
+def _image_part(g: Geometry) -> tuple:
+    """(slices into the padded buffer, slices into the image) of the image pixels the windows cover."""
+    keep = [max(0, min(n, e - p)) for n, e, p in zip(g.img, g.extent, g.padding)]
+    return (tuple(slice(p, p + r) for p, r in zip(g.padding, keep)), tuple(slice(0, r) for r in keep),
+            tuple(keep) != g.img)
+
+
 # ---------------------------------------------------------------- padded buffers (array path)
 def window_buffer(x, g: Geometry, fill=0):
-    """x (N, C, H, W) placed in a buffer covering the windows' extent, ``fill`` outside the image."""
+    """x (N, C, *img) placed in a buffer covering the windows' extent, ``fill`` outside the image."""
     xp = array_module(x)
-    n, c, h, w = x.shape
-    (hp, wp), (ph, pw) = g.extent, g.padding
-    if ph == 0 and pw == 0 and hp <= h and wp <= w:
-        return x[:, :, :hp, :wp]
-    buf = xp.full((n, c, hp, wp), fill, dtype=x.dtype)
-    rh, rw = max(0, min(h, hp - ph)), max(0, min(w, wp - pw))
-    buf[:, :, ph:ph + rh, pw:pw + rw] = x[:, :, :rh, :rw]
+    ext = g.extent
+    if not any(g.padding) and all(e <= n for e, n in zip(ext, x.shape[2:])):
+        return x[_ALL2 + tuple(slice(0, e) for e in ext)]
+    buf = xp.full(x.shape[:2] + ext, fill, dtype=x.dtype)
+    in_buf, in_img, _ = _image_part(g)
+    buf[_ALL2 + in_buf] = x[_ALL2 + in_img]
     return buf
 
 
 def crop_buffer(buf, g: Geometry):
     """The image part of a padded buffer (the adjoint of ``window_buffer`` with fill 0)."""
     xp = array_module(buf)
-    (hp, wp), (ph, pw), (h, w) = g.extent, g.padding, g.img
-    if ph == 0 and pw == 0 and hp == h and wp == w:
+    if not any(g.padding) and g.extent == g.img:
         return buf
-    out = xp.zeros(buf.shape[:2] + (h, w), dtype=buf.dtype)
-    rh, rw = max(0, min(h, hp - ph)), max(0, min(w, wp - pw))
-    out[:, :, :rh, :rw] = buf[:, :, ph:ph + rh, pw:pw + rw]
+    out = xp.zeros(buf.shape[:2] + g.img, dtype=buf.dtype)
+    in_buf, in_img, _ = _image_part(g)
+    out[_ALL2 + in_img] = buf[_ALL2 + in_buf]
     return out
 
 
 def _trivial(g: Geometry) -> bool:
     """1x1 kernel, stride 1, no padding, windows = pixels: im2col is a transpose."""
-    return g.kernel == (1, 1) and g.stride == (1, 1) and g.padding == (0, 0) and g.col == g.img
+    return (all(k == 1 for k in g.kernel) and all(s == 1 for s in g.stride) and not any(g.padding)
+            and g.col == g.img)
 
 
 class _BufferPool:
@@ -146,51 +168,58 @@ pool = _BufferPool()
 
 
 def im2col(x, g: Geometry):
-    """(N, C, H, W) -> contiguous (C, kh, kw, N, Ho, Wo): cols[c, i, j, n, oh, ow] = x[n, c, r, q].
+    """(N, C, *img) -> contiguous (C, *kernel, N, *col): cols[c, i.., n, o..] = x[n, c, r..].
 
     Always an array of its own, never a view of x (conv's backward writes over spent columns).
     """
     xp = array_module(x)
     n, c = x.shape[:2]
     cols = pool.take((c,) + g.kernel + (n,) + g.col, x.dtype, xp)
+    flat = cols.reshape((c, math.prod(g.kernel), n) + g.col)
+    perm = _channels_first(g.nd)
     if _trivial(g):
-        cols[:, 0, 0] = x.transpose(1, 0, 2, 3)
+        flat[:, 0] = x.transpose(perm)
         return cols
     buf = window_buffer(x, g, 0)
-    kw = g.kernel[1]
-    for k, (si, sj) in enumerate(g.offset_slices()):
-        cols[:, k // kw, k % kw] = buf[:, :, si, sj].transpose(1, 0, 2, 3)
+    for k, sl in enumerate(g.offset_slices()):
+        flat[:, k] = buf[_ALL2 + sl].transpose(perm)
     return cols
 
 
 def col2im(cols, g: Geometry, out=None):
-    """(C, kh, kw, N, Ho, Wo) -> (N, C, H, W), summing every window's contribution to each pixel.
+    """(C, *kernel, N, *col) -> (N, C, *img), summing every window's contribution to each pixel.
 
-    Written into ``out`` (an (N, C, H, W) array, e.g. one batch part of a larger result) when given.
+    Written into ``out`` (an (N, C, *img) array, e.g. one batch part of a larger result) when given.
     """
     xp = array_module(cols)
-    c, kh, kw, n = cols.shape[:4]
-    (h, w) = g.img
+    c, n = cols.shape[0], cols.shape[1 + g.nd]
     if out is None:
-        out = xp.empty((n, c, h, w), dtype=cols.dtype)
+        out = xp.empty((n, c) + g.img, dtype=cols.dtype)
+    flat = cols.reshape((c, math.prod(g.kernel), n) + g.col)
+    perm = _channels_first(g.nd)
     if _trivial(g):
-        out[...] = cols.reshape((c, n) + g.img).transpose(1, 0, 2, 3)
+        out[...] = flat[:, 0].transpose(perm)
         return out
     # accumulate in the columns' own (C, N, ...) layout (aligned adds), transpose once at the end
     buf = xp.zeros((c, n) + g.extent, dtype=cols.dtype)
-    for k, (si, sj) in enumerate(g.offset_slices()):
-        buf[:, :, si, sj] += cols[:, k // kw, k % kw]
-    (hp, wp), (ph, pw) = g.extent, g.padding
-    rh, rw = max(0, min(h, hp - ph)), max(0, min(w, wp - pw))
-    if (rh, rw) != (h, w):
+    for k, sl in enumerate(g.offset_slices()):
+        buf[_ALL2 + sl] += flat[:, k]
+    in_buf, in_img, partial = _image_part(g)
+    if partial:
         out[...] = 0
-    out[:, :, :rh, :rw] = buf[:, :, ph:ph + rh, pw:pw + rw].transpose(1, 0, 2, 3)
+    out[_ALL2 + in_img] = buf[_ALL2 + in_buf].transpose(perm)
     return out
 
 
 # ---------------------------------------------------------------- max pooling: argmax and its routing
-# Below this many elements the array path wins: waking Numba's thread pool costs more.
+# Below this many elements the array path wins. The kernels are serial (GIL released); their
+# outer loop is cut into parts that run on lamina's threads (lamina/_threads.py).
 NUMBA_MIN_SIZE = 1 << 17
+
+
+def _in_parts(kernel, total: int, work: int, *args) -> None:
+    """``kernel(*args, lo, hi)`` over ``range(total)`` cut into one part per thread of lamina's."""
+    _run_parts(_split(total, work), lambda i, lo, hi: kernel(*args, lo, hi))
 
 
 def _use_numba(a, size: int) -> bool:
@@ -200,11 +229,11 @@ def _use_numba(a, size: int) -> bool:
 
 if njit is not None:
 
-    @njit(parallel=True, cache=True)
-    def _max_pool_kernel(x, kh, kw, sh, sw, dh, dw, ph, pw, out, idx):  # pragma: no cover - compiled
+    @njit(cache=True, nogil=True)
+    def _max_pool_kernel(x, kh, kw, sh, sw, dh, dw, ph, pw, out, idx, lo, hi):  # pragma: no cover - compiled
         n_, c_, h, w = x.shape
         ho, wo = out.shape[2], out.shape[3]
-        for nc in prange(n_ * c_):
+        for nc in range(lo, hi):  # planes lo..hi of the N * C
             n = nc // c_
             c = nc % c_
             plane = x[n, c]
@@ -228,9 +257,41 @@ if njit is not None:
                     out[n, c, oh, ow] = best
                     idx[n, c, oh, ow] = arg
 
-    @njit(parallel=True, cache=True)
-    def _scatter_kernel(g, idx, out):  # pragma: no cover - compiled
-        for p in prange(g.shape[0]):
+    @njit(cache=True, nogil=True)
+    def _max_pool3d_kernel(x, kd, kh, kw, sd, sh, sw, dd, dh, dw, pd, ph, pw, out, idx, lo, hi):  # pragma: no cover
+        n_, c_, d_, h, w = x.shape
+        do, ho, wo = out.shape[2], out.shape[3], out.shape[4]
+        for ncz in range(lo, hi):  # (n, c, output depth) triples: enough parts for small batches
+            n = ncz // (c_ * do)
+            c = (ncz // do) % c_
+            oz = ncz % do
+            vol = x[n, c]
+            for oh in range(ho):
+                for ow in range(wo):
+                    best = vol[0, 0, 0]
+                    arg = -1
+                    for a in range(kd):
+                        z = oz * sd + a * dd - pd
+                        if z < 0 or z >= d_:
+                            continue
+                        for i in range(kh):
+                            r = oh * sh + i * dh - ph
+                            if r < 0 or r >= h:
+                                continue
+                            for j in range(kw):
+                                q = ow * sw + j * dw - pw
+                                if q < 0 or q >= w:
+                                    continue
+                                v = vol[z, r, q]
+                                if arg < 0 or v > best or v != v:
+                                    best = v
+                                    arg = (z * h + r) * w + q
+                    out[n, c, oz, oh, ow] = best
+                    idx[n, c, oz, oh, ow] = arg
+
+    @njit(cache=True, nogil=True)
+    def _scatter_kernel(g, idx, out, lo, hi):  # pragma: no cover - compiled
+        for p in range(lo, hi):
             row = out[p]
             row[:] = 0
             for k in range(g.shape[1]):
@@ -242,8 +303,8 @@ def _max_pool_array(x, g: Geometry):
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     buf = window_buffer(x, g, fill)
     best = arg = None
-    for k, (si, sj) in enumerate(g.offset_slices()):
-        v = buf[:, :, si, sj]
+    for k, sl in enumerate(g.offset_slices()):
+        v = buf[_ALL2 + sl]
         if best is None:
             best, arg = v.copy(), xp.zeros(v.shape, dtype=np.int64)
             continue
@@ -252,22 +313,32 @@ def _max_pool_array(x, g: Geometry):
             m |= xp.isnan(v)  # NaN propagates, as torch
         xp.copyto(best, v, where=m)
         xp.copyto(arg, k, where=m)
-    (sh, sw), (dh, dw), (ph, pw), (ho, wo), kw = g.stride, g.dilation, g.padding, g.col, g.kernel[1]
-    rows = (xp.arange(ho, dtype=np.int64) * sh - ph).reshape(ho, 1)
-    cols = xp.arange(wo, dtype=np.int64) * sw - pw
-    return best, (rows + (arg // kw) * dh) * g.img[1] + cols + (arg % kw) * dw
+    # the flat index into the image: sum over dims of (o s - p + i d) * (stride of that dim in the image)
+    nd, flat = g.nd, None
+    offsets = np.unravel_index(np.arange(math.prod(g.kernel)), g.kernel)
+    for dim in range(nd):
+        step = math.prod(g.img[dim + 1:])
+        start = (xp.arange(g.col[dim], dtype=np.int64) * g.stride[dim] - g.padding[dim]) * step
+        start = start.reshape((-1,) + (1,) * (nd - 1 - dim))
+        off = xp.asarray(offsets[dim] * (g.dilation[dim] * step), dtype=np.int64)[arg]
+        flat = start + off if flat is None else flat + start + off
+    return best, flat
 
 
 def max_pool(x, g: Geometry, use_numba=None):
-    """Max over each window of ``g`` and its argmax as a flat index ``r * W + q`` into the (H, W) plane."""
+    """Max over each window of ``g`` and its argmax as a flat index (``r * W + q``; 3-D ``(z H + r) W + q``)
+    into each image plane (torch's convention)."""
     n, c = x.shape[:2]
     if use_numba is None:
-        use_numba = _use_numba(x, x.size)
+        use_numba = _use_numba(x, x.size) and g.nd in (2, 3)
     if not use_numba:
         return _max_pool_array(x, g)
     out = np.empty((n, c) + g.col, dtype=x.dtype)
     idx = np.empty((n, c) + g.col, dtype=np.int64)
-    _max_pool_kernel(np.ascontiguousarray(x), *g.kernel, *g.stride, *g.dilation, *g.padding, out, idx)
+    kernel = _max_pool_kernel if g.nd == 2 else _max_pool3d_kernel
+    total = n * c * (1 if g.nd == 2 else g.col[0])
+    _in_parts(kernel, total, out.size * math.prod(g.kernel),
+              np.ascontiguousarray(x), *g.kernel, *g.stride, *g.dilation, *g.padding, out, idx)
     return out, idx
 
 
@@ -286,7 +357,8 @@ def scatter_planes(g, idx, plane: tuple, unique: bool, use_numba=None):
         use_numba = _use_numba(g, g.size)
     if use_numba:
         out = np.empty((n * c, size), dtype=g.dtype)
-        _scatter_kernel(np.ascontiguousarray(g).reshape(n * c, -1), np.ascontiguousarray(idx).reshape(n * c, -1), out)
+        _in_parts(_scatter_kernel, n * c, out.size + g.size,
+                  np.ascontiguousarray(g).reshape(n * c, -1), np.ascontiguousarray(idx).reshape(n * c, -1), out)
         return out.reshape((n, c) + plane)
     flat = (idx.reshape(n * c, -1) + (xp.arange(n * c, dtype=idx.dtype) * size)[:, None]).reshape(-1)
     if unique:  # windows never share a pixel: a plain assignment

@@ -34,7 +34,7 @@ from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from .broadcast import _sum_axes, sum_to
-from .elementwise import mask_mul
+from .unary import mask_mul
 from . import _blas
 from ._blas import batched_matmul
 from .linalg import matmul

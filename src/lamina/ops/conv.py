@@ -1,4 +1,4 @@
-"""Convolutions (PyTorch's functional API): conv1d, conv2d, conv_transpose1d, conv_transpose2d.
+"""Convolutions (PyTorch's functional API): conv1d/2d/3d, conv_transpose1d/2d/3d.
 
 conv2d, with Cg = C / groups input channels per group and g(o) the group of output channel o:
 
@@ -21,7 +21,8 @@ Three bilinear primitives close the gradient algebra, so derivatives of every or
 
 conv_transpose2d is ``_ConvT`` itself: torch's transposed-conv weight layout
 (in_channels, out_channels/groups, kH, kW) is exactly the conv weight layout seen from the
-image side. 1-D ops run the 2-D code on (N, C, 1, L).
+image side. 1-D ops run the 2-D code on (N, C, 1, L); 3-D ops run the same code on
+(N, C, D, H, W), with columns (C, kd, kh, kw, N, Do, Ho, Wo).
 """
 from __future__ import annotations
 
@@ -40,28 +41,35 @@ from ._im2col import pool as buffer_pool
 
 # ---------------------------------------------------------------- GEMM layouts
 # Columns are K-major, (C*kh*kw, n*Ho*Wo) (see _im2col.py), and so are the col-side tensors fed
-# to the GEMMs: c (n, O, Ho, Wo) is laid out as (O, n*Ho*Wo).
+# to the GEMMs: c (n, O, Ho, Wo) is laid out as (O, n*Ho*Wo). Everything here is written for any
+# number of spatial dims (2 or 3; 1-D runs as 2-D).
+def _swap01(nd: int) -> tuple:
+    return (1, 0) + tuple(range(2, nd + 2))
+
+
 def _kmajor(c):
-    """(n, O, Ho, Wo) -> contiguous (O, n*Ho*Wo)."""
-    return _xp(c).ascontiguousarray(c.transpose(1, 0, 2, 3)).reshape(c.shape[1], -1)
+    """(n, O, *sp) -> contiguous (O, n*prod(sp))."""
+    return _xp(c).ascontiguousarray(c.transpose(_swap01(c.ndim - 2))).reshape(c.shape[1], -1)
 
 
 def _cols_times_weight(cols, w, groups, b, out):
-    """out (n, O, Ho, Wo) = W @ cols (+ b) for cols (C, kh, kw, n, Ho, Wo), w (O, Cg, kh, kw); one GEMM per group."""
-    xp, (n, ho, wo), o = _xp(cols), cols.shape[3:], w.shape[0]
+    """out (n, O, *sp) = W @ cols (+ b) for cols (C, *k, n, *sp), w (O, Cg, *k); one GEMM per group."""
+    nd = w.ndim - 2
+    xp, n, sp, o = _xp(cols), cols.shape[1 + nd], cols.shape[2 + nd:], w.shape[0]
+    m = n * math.prod(sp)
     if groups == 1:
-        yt = w.reshape(o, -1) @ cols.reshape(-1, n * ho * wo)
+        yt = w.reshape(o, -1) @ cols.reshape(-1, m)
     else:
-        yt = w.reshape(groups, o // groups, -1) @ cols.reshape(groups, -1, n * ho * wo)
-    yt = yt.reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
+        yt = w.reshape(groups, o // groups, -1) @ cols.reshape(groups, -1, m)
+    yt = yt.reshape((o, n) + sp).transpose(_swap01(nd))
     if b is None:
         out[...] = yt
     else:  # the bias rides along with the transpose copy
-        xp.add(yt, b.reshape(1, o, 1, 1), out=out)
+        xp.add(yt, b.reshape((1, o) + (1,) * nd), out=out)
 
 
 def _weight_t_times(ct, w, groups, col_shape, out=None):
-    """ct (O, n*Ho*Wo), w (O, Cg, kh, kw) -> cols (C, kh, kw, n, Ho, Wo) = W^T @ ct per group.
+    """ct (O, n*prod(sp)), w (O, Cg, *k) -> cols (C, *k, n, *sp) = W^T @ ct per group.
 
     ``out``: a free buffer of that shape to write into (saves a large allocation and its page faults).
     """
@@ -77,7 +85,7 @@ def _weight_t_times(ct, w, groups, col_shape, out=None):
 
 
 def _weight_grad(ct, cols, groups, wshape):
-    """ct (O, n*Ho*Wo), cols (C, kh, kw, n, Ho, Wo) -> ct @ cols^T per group, shaped like w.
+    """ct (O, n*prod(sp)), cols (C, *k, n, *sp) -> ct @ cols^T per group, shaped like w.
 
     Computed as (cols @ ct^T)^T: the (Cg*kh*kw, Og) product with its long n*Ho*Wo reduction was
     measured faster than ct @ cols^T.
@@ -115,19 +123,25 @@ def _flipped_geometry(geom: Geometry):
 
     is a correlation of c with the kernel flipped (i -> kh-1-i), padding d(k-1) - p, stride 1.
     None when the geometry is strided or padded beyond d(k-1) (then GEMM + col2im is used)."""
-    if geom.stride != (1, 1):
+    if any(s != 1 for s in geom.stride):
         return None
     pads = tuple(d * (k - 1) - p for d, k, p in zip(geom.dilation, geom.kernel, geom.padding))
     if min(pads) < 0:
         return None
-    return Geometry(geom.col, geom.img, geom.kernel, (1, 1), geom.dilation, pads)
+    return Geometry(geom.col, geom.img, geom.kernel, geom.stride, geom.dilation, pads)
 
 
 def _flip_weight(w, groups: int):
-    """w (O, Cg, kh, kw) -> w' (C, Og, kh, kw): w'[(g, cg), og, i, j] = w[(g, og), cg, kh-1-i, kw-1-j]."""
-    o, cg, kh, kw = w.shape
-    wg = w.reshape(groups, o // groups, cg, kh, kw).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
-    return _xp(w).ascontiguousarray(wg).reshape(groups * cg, o // groups, kh, kw)
+    """w (O, Cg, *k) -> w' (C, Og, *k): w'[(g, cg), og, i..] = w[(g, og), cg, k-1-i..] (every spatial axis flipped)."""
+    (o, cg), k = w.shape[:2], w.shape[2:]
+    wg = w.reshape((groups, o // groups, cg) + k).transpose((0, 2, 1) + tuple(range(3, 3 + len(k))))
+    wg = wg[(Ellipsis,) + (slice(None, None, -1),) * len(k)]
+    return _xp(w).ascontiguousarray(wg).reshape((groups * cg, o // groups) + k)
+
+
+def _bias_axes(gy) -> tuple:
+    """Every axis but the channels: db = dy summed over them."""
+    return (0,) + tuple(range(2, gy.ndim))
 
 
 # ---------------------------------------------------------------- the three primitives
@@ -168,7 +182,7 @@ class _Conv(Function):
             _give_all(saved)
         if len(need) == 2:
             return gx, gw
-        return gx, gw, (gy.sum((0, 2, 3)) if need[2] else None)
+        return gx, gw, (gy.sum(_bias_axes(gy)) if need[2] else None)
 
 
 class _ConvT(Function):
@@ -206,7 +220,7 @@ class _ConvT(Function):
 
         _blas.run(parts, part)
         if b is not None:
-            y += b.reshape(1, -1, 1, 1)
+            y += b.reshape((1, -1) + (1,) * len(geom.img))
         return y
 
     def backward(self, gy):
@@ -223,7 +237,7 @@ class _ConvT(Function):
             gc = _Conv(self.geom, self.groups)(gy, w)
         if len(need) == 2:
             return gc, gw
-        return gc, gw, (gy.sum((0, 2, 3)) if need[2] else None)
+        return gc, gw, (gy.sum(_bias_axes(gy)) if need[2] else None)
 
 
 class _ConvW(Function):
@@ -274,7 +288,8 @@ def _ntuple(value, n: int, name: str, op: str, minimum: int) -> tuple:
     return tuple(int(v) for v in vals)
 
 
-_LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)"}
+_LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
+_KDIMS = {1: "kL", 2: "kH, kW", 3: "kD, kH, kW"}
 _WLAYOUT = {False: "(out_channels, in_channels/groups, {k})", True: "(in_channels, out_channels/groups, {k})"}
 
 
@@ -284,7 +299,7 @@ def _check(op: str, nd: int, x, w, b, groups, transposed: bool):
             raise TypeError(f"{op}: {name} must be a Tensor, got {type(t).__name__}")
     if x.ndim != nd + 2:
         raise ValueError(f"{op}: expected a {nd + 2}-D input {_LAYOUT[nd]}, got shape {x.shape}")
-    kdims = "kL" if nd == 1 else "kH, kW"
+    kdims = _KDIMS[nd]
     if w.ndim != nd + 2:
         raise ValueError(f"{op}: expected a {nd + 2}-D weight {_WLAYOUT[transposed].format(k=kdims)}, "
                          f"got shape {w.shape}")
@@ -326,7 +341,7 @@ def _conv_geometry(op, nd, x, w, stride, padding, dilation) -> Geometry:
                 raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride={stride})")
             totals = [d * (k - 1) for d, k in zip(dilation, kernel)]
             begin = tuple(t // 2 for t in totals)  # the extra pad, if any, goes after (right/bottom), as torch
-            return _geometry2d(nd, size, size, kernel, stride, dilation, begin)
+            return _geometry(nd, size, size, kernel, stride, dilation, begin)
         else:
             raise ValueError(f"{op}: invalid padding string {padding!r}, should be one of 'valid', 'same'")
     else:
@@ -337,22 +352,24 @@ def _conv_geometry(op, nd, x, w, stride, padding, dilation) -> Geometry:
         raise ValueError(f"{op}: kernel size {tuple(kernel)} (dilated extent {tuple(extent)}) is larger than the "
                          f"padded input size {tuple(padded)} (input shape {x.shape}, padding {padding})")
     out = tuple((p - e) // s + 1 for p, e, s in zip(padded, extent, stride))
-    return _geometry2d(nd, size, out, kernel, stride, dilation, padding)
+    return _geometry(nd, size, out, kernel, stride, dilation, padding)
 
 
-def _geometry2d(nd, img, col, kernel, stride, dilation, padding) -> Geometry:
-    if nd == 2:
+def _geometry(nd, img, col, kernel, stride, dilation, padding) -> Geometry:
+    """The window geometry the kernels run on: 2-D and 3-D as they are, 1-D as 2-D with a height of 1."""
+    if nd != 1:
         return Geometry(img, col, kernel, stride, dilation, padding)
     return Geometry((1,) + tuple(img), (1,) + tuple(col), (1,) + tuple(kernel), (1,) + tuple(stride),
                     (1,) + tuple(dilation), (0,) + tuple(padding))
 
 
 def _to2d(t, nd):
-    return t if nd == 2 else t.reshape(t.shape[:2] + (1,) + t.shape[2:])
+    """(N, C, L) -> (N, C, 1, L) for the 1-D ops; 2-D and 3-D inputs pass unchanged."""
+    return t if nd != 1 else t.reshape(t.shape[:2] + (1,) + t.shape[2:])
 
 
 def _from2d(t, nd):
-    return t if nd == 2 else t.reshape(t.shape[:2] + t.shape[3:])
+    return t if nd != 1 else t.reshape(t.shape[:2] + t.shape[3:])
 
 
 # ---------------------------------------------------------------- public API
@@ -402,7 +419,7 @@ def _conv_transposend(op, nd, input, weight, bias, stride, padding, output_paddi
     if any(o < 1 for o in out):
         raise ValueError(f"{op}: output size {out} is not positive (input shape {input.shape}, kernel "
                          f"{tuple(kernel)}, stride {stride}, padding {padding}, dilation {dilation})")
-    geom = _geometry2d(nd, out, size, kernel, stride, dilation, padding)
+    geom = _geometry(nd, out, size, kernel, stride, dilation, padding)
     args = (_to2d(input, nd), _to2d(weight, nd)) + (() if bias is None else (bias,))
     return _from2d(_ConvT(geom, int(groups))(*args), nd)
 
@@ -426,4 +443,26 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     >>> conv_transpose2d(x, w, stride=2, padding=1, output_padding=1)   # (N, 64, 7, 7) -> (N, 32, 14, 14)
     """
     return _conv_transposend("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding,
+                             groups, dilation)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    """3-D convolution (cross-correlation) over (N, C, D, H, W) with weight (out_channels, C/groups, kD, kH, kW).
+
+    y[n, o] = b[o] + sum_c w[o, c] (*) x[n, c]: the same im2col + one GEMM per group as conv2d, with columns
+    (C, kD, kH, kW, N, Do, Ho, Wo); dx = conv_transpose3d(dy, w), dw = a conv of x with dy.
+    >>> conv3d(x, w, padding=1).shape   # x (2, 3, 8, 16, 16), w (8, 3, 3, 3, 3) -> (2, 8, 8, 16, 16)
+    """
+    return _convnd("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1) -> Tensor:
+    """3-D transposed convolution over (N, C_in, D, H, W) with weight (C_in, out_channels/groups, kD, kH, kW).
+
+    The adjoint of conv3d in its input (GEMM W^T x, then col2im); output size per dim
+    ``(n-1)s - 2p + d(k-1) + output_padding + 1``.
+    >>> conv_transpose3d(x, w, stride=2).shape   # x (1, 4, 3, 3, 3), w (4, 2, 2, 2, 2) -> (1, 2, 6, 6, 6)
+    """
+    return _conv_transposend("conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding,
                              groups, dilation)

@@ -50,12 +50,41 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
     """
     if isinstance(data, Tensor):
         data = data.array
-    t = Tensor(data, dtype=dtype, device=device)
+    try:
+        t = Tensor(data, dtype=dtype, device=device)
+    except ValueError:
+        if isinstance(data, (list, tuple)):
+            _check_nested(data)  # a ragged list: PyTorch's error naming the dimension
+        raise
     if t.array is data or (isinstance(data, np.ndarray) and np.shares_memory(t.array, data)):
         t.array = t.array.copy()
     if requires_grad:
         t.requires_grad = True
     return t
+
+
+def _check_nested(data) -> None:
+    """Raise PyTorch's error for a ragged nested list: the shape is read from the first element at
+    each depth, and every sequence must match it (``expected sequence of length 2 at dim 1 (got 1)``)."""
+    shape, first = [], data
+    while isinstance(first, (list, tuple)):
+        shape.append(len(first))
+        if not first:
+            break
+        first = first[0]
+    level = [data]
+    for dim, n in enumerate(shape):
+        nxt = []
+        for seq in level:
+            if not isinstance(seq, (list, tuple)):
+                raise TypeError(f"expected a sequence at dim {dim}, got a number ({type(seq).__name__})")
+            if len(seq) != n:
+                raise ValueError(f"expected sequence of length {n} at dim {dim} (got {len(seq)})")
+            nxt.extend(seq)
+        level = nxt
+    bad = next((v for v in level if isinstance(v, (list, tuple))), None)
+    if bad is not None:
+        raise TypeError(f"expected a number at dim {len(shape)}, got a {type(bad).__name__}")
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
@@ -181,6 +210,8 @@ def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None, device=None
     """Draws from N(mean, std**2); ``mean`` and ``std`` may be tensors (broadcast) or floats."""
     m = mean.array if isinstance(mean, Tensor) else mean
     s = std.array if isinstance(std, Tensor) else std
+    if bool((np.asarray(backend.to_device(s, backend.cpu) if hasattr(s, "shape") else s) < 0).any()):
+        raise RuntimeError(f"normal expects all elements of std >= 0.0, got std={std if not hasattr(s, 'shape') else 'a tensor with negative values'}")
     if size is None:
         size = np.broadcast_shapes(np.shape(m), np.shape(s))
     arr = backend.rng(generator).normal(backend.to_device(m, backend.cpu) if hasattr(m, "shape") else m,
@@ -191,10 +222,13 @@ def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None, device=None
     return _finish(np.asarray(arr).astype(_random_float_dtype(dtype, "normal")), device, requires_grad)
 
 
-def bernoulli(p, generator=None) -> Tensor:
-    """1 with probability ``p`` (a tensor of probabilities), else 0; same shape and dtype as ``p``."""
+def bernoulli(p, prob=None, generator=None) -> Tensor:
+    """1 with probability ``p`` (a tensor of probabilities), else 0; same shape and dtype as ``p``.
+    ``bernoulli(x, prob)`` draws with the one probability ``prob`` in x's shape and dtype."""
     if not isinstance(p, Tensor):
         p = Tensor(p)
+    if prob is not None:
+        p = Tensor._wrap(p.xp.full(p.shape, prob, dtype=p.dtype if p.dtype.kind == "f" else np.float32))
     if p.dtype.kind != "f":
         raise TypeError(f"bernoulli: expected a floating point tensor of probabilities, got {p.dtype}")
     probs = backend.to_device(p.array, backend.cpu)

@@ -49,6 +49,11 @@ def _rows_add(out3, idx, g3):
     _rows_kernel(out3, idx, g3)
 
 
+class IndexOutOfRange(IndexError, RuntimeError):
+    """An index past the end of a dimension. PyTorch raises RuntimeError for some ops (gather,
+    scatter, index_add) and IndexError for others; this is both, so either ``except`` catches it."""
+
+
 # ---------------------------------------------------------------- accumulation kernels
 def _index_add(out, axis: int, idx, g):
     """out[..., idx[j], ...] += g[..., j, ...] along ``axis`` (out is zeros; idx is 1-D, >= 0)."""
@@ -476,8 +481,8 @@ def _check_scatter_index(op: str, x: Tensor, dim, idx, src=None) -> int:
             raise RuntimeError(f"{op}: index shape {idx.shape} must not be larger than the src shape {src.shape}")
     if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= x.shape[d]):
         bad = int(idx.min()) if int(idx.min()) < 0 else int(idx.max())
-        raise IndexError(f"{op}: index {bad} is out of bounds for dim {dim} with size {x.shape[d]} "
-                         f"(input shape {x.shape})")
+        raise IndexOutOfRange(f"{op}: index {bad} is out of bounds for dim {dim} with size {x.shape[d]} "
+                              f"(input shape {x.shape})")
     return d
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from .. import backend
 from ..autograd import Function, is_grad_enabled, sync_view
 from ..tensor import Tensor
-from .elementwise import astype
+from .cast import astype
 from .views import rebase_history
 
 

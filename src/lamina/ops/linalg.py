@@ -122,7 +122,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
 
 
 def _as_tensors(a, b):
-    from .elementwise import as_tensor_like
+    from .promotion import as_tensor_like
 
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"matmul: expected Tensors, got {type(a).__name__} and {type(b).__name__}")

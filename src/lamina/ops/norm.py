@@ -31,7 +31,7 @@ from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
 from . import _norm_kernels as _K
 from .inplace import inplace as _inplace
-from .elementwise import mask_mul
+from .unary import mask_mul
 
 USE_KERNELS = True  # set False to force the array code (tests compare both paths)
 

@@ -1,21 +1,23 @@
-"""Pooling and resampling (PyTorch's functional API), over (N, C, L) and (N, C, H, W).
+"""Pooling (PyTorch's functional API) over (N, C, L), (N, C, H, W) and (N, C, D, H, W).
 
-* max_pool1d/2d: y = max over each window (padding counts as -inf); dx routes dy to the argmax
+* max_pool1d/2d/3d: y = max over each window (padding counts as -inf); dx routes dy to the argmax
   (the first maximum on ties, NaN wins, as torch). ``return_indices`` gives torch's flat
-  per-plane indices ``r * W + q``.
-* avg_pool1d/2d: y = (sum over the zero-padded window) / divisor (torch's count_include_pad and
-  ceil-mode rules); dx spreads dy / divisor back over each window.
-* adaptive_avg_pool1d/2d, adaptive_max_pool1d/2d: window o spans [floor(o*n/m), ceil((o+1)*n/m));
-  a divisible size is plain pooling with kernel = stride = n/m.
-* interpolate: 'nearest', 'nearest-exact', 'linear' (3-D), 'bilinear' (4-D), 'area', with torch's
-  exact source-index arithmetic (float32 for float32 inputs) and align_corners.
+  per-plane indices ``r * W + q`` (3-D: ``(z * H + r) * W + q``), what max_unpool takes.
+* avg_pool1d/2d/3d: y = (sum over the zero-padded window) / divisor (torch's count_include_pad,
+  divisor_override and ceil-mode rules); dx spreads dy / divisor back over each window.
+* adaptive_avg_pool1d/2d/3d, adaptive_max_pool1d/2d/3d: window o spans
+  [floor(o*n/m), ceil((o+1)*n/m)) per dimension; a divisible size is plain pooling with
+  kernel = stride = n/m.
 
 Every op is linear in x given its routing (argmax indices or window weights), so each backward
 is another op of this file (gather <-> scatter, window sum <-> its adjoint, A x B^T <-> A^T g B),
-and second derivatives work.
+and second derivatives work. ``interpolate`` lives in ``interpolate.py`` (importable from here);
+LP pooling, fractional max pooling and max unpooling in ``pool_variants.py``.
 """
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 import numbers
 
@@ -25,7 +27,9 @@ from ..autograd import Function
 from ..backend import array_module as _xp
 from ..tensor import Tensor
 from ._im2col import Geometry, crop_buffer, gather_planes, max_pool, scatter_planes, window_buffer
-from .conv import _from2d, _geometry2d, _ntuple, _to2d
+from .conv import _from2d, _geometry, _ntuple, _to2d
+
+_ALL2 = (slice(None), slice(None))
 
 
 # ---------------------------------------------------------------- routing primitives
@@ -70,8 +74,8 @@ class _WindowMean(Function):
     def forward(self, x):
         buf = window_buffer(x, self.geom, 0)
         y = None
-        for si, sj in self.geom.offset_slices():
-            v = buf[:, :, si, sj]
+        for sl in self.geom.offset_slices():
+            v = buf[_ALL2 + sl]
             y = v.copy() if y is None else y.__iadd__(v)
         y *= self.scale
         return y
@@ -92,34 +96,41 @@ class _WindowMeanT(Function):
         xp = _xp(g)
         t = g * self.scale
         buf = xp.zeros(g.shape[:2] + self.geom.extent, dtype=g.dtype)
-        for si, sj in self.geom.offset_slices():
-            buf[:, :, si, sj] += t
+        for sl in self.geom.offset_slices():
+            buf[_ALL2 + sl] += t
         return crop_buffer(buf, self.geom)
 
     def backward(self, gy):
         return _WindowMean(self.geom, self.scale)(gy)
 
 
-class _Separable(Function):
-    """y[n, c] = A @ x[n, c] @ B^T (A: (Ho, H), B: (Wo, W); None = identity);  dx = A^T dy B."""
+def along(a, x, axis: int):
+    """a (m, n) applied along ``axis`` of x (x's size n there becomes m): one GEMM."""
+    shape = x.shape
+    if axis == x.ndim - 1:
+        return (x.reshape(-1, shape[-1]) @ a.T).reshape(shape[:-1] + (a.shape[0],))
+    x3 = x.reshape(math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:]))
+    return (a @ x3).reshape(shape[:axis] + (a.shape[0],) + shape[axis + 1:])
+
+
+class Separable(Function):
+    """y = x with matrix A_d (m_d, n_d) applied along each spatial axis d (None = identity);  dx = the same
+    with every A_d^T. 2-D: y[n, c] = A @ x[n, c] @ B^T. Linear resampling and adaptive averaging are this."""
 
     saves_inputs = False
 
-    def __init__(self, a, b):
-        self.a, self.b = a, b
+    def __init__(self, *mats):
+        self.mats = mats
 
     def forward(self, x):
-        n, c, h, w = x.shape
         y = x
-        if self.b is not None:
-            y = (y.reshape(-1, w) @ self.b.T).reshape(n, c, h, -1)
-        if self.a is not None:
-            y = self.a @ y
+        for d in reversed(range(len(self.mats))):  # the last axis first, as the 2-D code always did
+            if self.mats[d] is not None:
+                y = along(self.mats[d], y, 2 + d)
         return y if y is not x else y.copy()
 
     def backward(self, gy):
-        t = (lambda m: None if m is None else m.T)
-        return _Separable(t(self.a), t(self.b))(gy)
+        return Separable(*(None if m is None else m.T for m in self.mats))(gy)
 
 
 class _MaxPool(Function):
@@ -145,26 +156,29 @@ class _AdaptiveMax(Function):
     saves_inputs = False
 
     def __init__(self, out_size):
-        self.out_size = out_size
+        self.out_size = tuple(out_size)
 
     def forward(self, x):
         xp = _xp(x)
-        n, c, h, w = self.in_shape = x.shape
-        (rs, re), (cs, ce) = _adaptive_bounds(h, self.out_size[0]), _adaptive_bounds(w, self.out_size[1])
+        self.in_shape = x.shape
+        size, nd = x.shape[2:], x.ndim - 2
         # offset i of window o reads min(start + i, end - 1): repeats come after the first max (ties)
-        rows = [xp.asarray(np.minimum(rs + i, re - 1)) for i in range(int((re - rs).max()))]
-        cols = [xp.asarray(np.minimum(cs + j, ce - 1)) for j in range(int((ce - cs).max()))]
+        per_dim = []
+        for d, (n, m) in enumerate(zip(size, self.out_size)):
+            start, end = _adaptive_bounds(n, m)
+            shape = (m,) + (1,) * (nd - 1 - d)
+            per_dim.append([np.minimum(start + i, end - 1).reshape(shape) for i in range(int((end - start).max()))])
         best = idx = None
-        for r in rows:
-            xr = x[:, :, r, :]
-            for q in cols:
-                v, where = xr[:, :, :, q], r.reshape(-1, 1) * w + q
-                if best is None:
-                    best, idx = v.copy(), xp.broadcast_to(where, v.shape).copy()
-                    continue
-                m = (v > best) | xp.isnan(v)
-                xp.copyto(best, v, where=m)
-                xp.copyto(idx, xp.broadcast_to(where, v.shape), where=m)
+        for combo in itertools.product(*per_dim):
+            where = functools.reduce(lambda flat, dn: flat * dn[1] + dn[0], zip(combo[1:], size[1:]), combo[0])
+            v = x[_ALL2 + tuple(xp.asarray(c) for c in combo)]
+            where = xp.broadcast_to(xp.asarray(where), v.shape)
+            if best is None:
+                best, idx = v.copy(), where.copy()
+                continue
+            m = (v > best) | xp.isnan(v)
+            xp.copyto(best, v, where=m)
+            xp.copyto(idx, where, where=m)
         self.idx = idx
         return best
 
@@ -173,7 +187,7 @@ class _AdaptiveMax(Function):
 
 
 # ---------------------------------------------------------------- argument handling
-_LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)"}
+_LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
 
 
 def _check_input(op: str, nd: int, x) -> None:
@@ -206,7 +220,7 @@ def _pool_geometry(op, nd, x, kernel_size, stride, padding, dilation, ceil_mode)
     if any(o < 1 for o in out):
         raise ValueError(f"{op}: input of shape {x.shape} is too small for kernel_size {kernel}, stride {stride}, "
                          f"padding {padding}, dilation {dilation}: calculated output size {out}")
-    return _geometry2d(nd, size, out, kernel, stride, dilation, padding)
+    return _geometry(nd, size, out, kernel, stride, dilation, padding)
 
 
 # ---------------------------------------------------------------- max / avg pooling
@@ -219,7 +233,10 @@ def _max_poolnd(op, nd, input, kernel_size, stride, padding, dilation, ceil_mode
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """Max over windows of (N, C, L) (stride defaults to kernel_size; padding counts as -inf)."""
+    """Max over windows of (N, C, L) (stride defaults to kernel_size; padding counts as -inf).
+
+    ``return_indices=True`` also gives the argmax positions l (what max_unpool1d takes).
+    """
     return _max_poolnd("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
@@ -232,18 +249,27 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return _max_poolnd("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
 
 
-def _avg_scale(g: Geometry, count_include_pad, divisor_override, dtype, xp):
-    """1 / divisor for each output position (torch's rules; separable in H and W)."""
+def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over windows of (N, C, D, H, W): y = max over the kD x kH x kW window;  dx = dy at the argmax.
+
+    ``return_indices=True`` also gives the argmax as flat indices ``(z * H + r) * W + q`` into each volume.
+    >>> max_pool3d(x, 2).shape     # (2, 8, 8, 16, 16) -> (2, 8, 4, 8, 8)
+    """
+    return _max_poolnd("max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def _avg_scale(op, g: Geometry, count_include_pad, divisor_override, dtype, xp):
+    """1 / divisor for each output position (torch's rules; separable across the dimensions)."""
     if divisor_override is not None:
         if not isinstance(divisor_override, numbers.Integral) or divisor_override == 0:
-            raise ValueError(f"avg_pool2d: divisor_override must be a non-zero int, got {divisor_override!r}")
+            raise ValueError(f"{op}: divisor_override must be a non-zero int, got {divisor_override!r}")
         return xp.asarray(np.full(g.col, 1.0 / divisor_override), dtype=dtype)
     sizes = []
     for n, o, k, s, p in zip(g.img, g.col, g.kernel, g.stride, g.padding):
         start = np.arange(o) * s - p
         end = np.minimum(start + k, n + p)
         sizes.append(end - start if count_include_pad else np.minimum(end, n) - np.maximum(start, 0))
-    div = (sizes[0][:, None] * sizes[1][None, :]).astype(np.float64)
+    div = functools.reduce(np.multiply.outer, sizes).astype(np.float64)
     scale = np.divide(1.0, div, out=np.zeros_like(div), where=div > 0)  # an all-padding window gives 0
     return xp.asarray(scale, dtype=dtype)
 
@@ -251,7 +277,7 @@ def _avg_scale(g: Geometry, count_include_pad, divisor_override, dtype, xp):
 def _avg_poolnd(op, nd, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     _check_input(op, nd, input)
     geom = _pool_geometry(op, nd, input, kernel_size, stride, padding, 1, ceil_mode)
-    scale = _avg_scale(geom, count_include_pad, divisor_override, input.dtype, input.xp)
+    scale = _avg_scale(op, geom, count_include_pad, divisor_override, input.dtype, input.xp)
     return _from2d(_WindowMean(geom, scale)(_to2d(input, nd)), nd)
 
 
@@ -268,6 +294,17 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     clipped to the padded input in ceil mode).
     """
     return _avg_poolnd("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                       divisor_override)
+
+
+def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Mean over windows of (N, C, D, H, W): y = sum_window x / divisor;  dx = dy / divisor spread over each window.
+
+    divisor as avg_pool2d's: divisor_override, else the window volume (padding included when count_include_pad).
+    >>> avg_pool3d(x, 2).shape     # (2, 8, 8, 16, 16) -> (2, 8, 4, 8, 8)
+    """
+    return _avg_poolnd("avg_pool3d", 3, input, kernel_size, stride, padding, ceil_mode, count_include_pad,
                        divisor_override)
 
 
@@ -295,22 +332,26 @@ def _avg_matrix(n, m, dtype, xp):
     return xp.asarray(a, dtype=dtype)
 
 
-def _adaptive_avg(x, out):
-    n, c, h, w = x.shape
-    ho, wo = out
-    if h % ho == 0 and w % wo == 0:
-        if ho == 1 and wo == 1:
-            return x.mean((2, 3), keepdim=True)
-        return x.reshape(n, c, ho, h // ho, wo, w // wo).mean((3, 5))
-    return _Separable(_avg_matrix(h, ho, x.dtype, x.xp) if h != ho else None,
-                      _avg_matrix(w, wo, x.dtype, x.xp) if w != wo else None)(x)
+def adaptive_avg(x, out):
+    """Adaptive average pooling of (N, C, *sp) to the spatial size ``out`` (any number of dims)."""
+    size = x.shape[2:]
+    axes = tuple(range(2, x.ndim))
+    if all(n % m == 0 for n, m in zip(size, out)):
+        if all(m == 1 for m in out):
+            return x.mean(axes, keepdim=True)
+        split = tuple(v for m, n in zip(out, size) for v in (m, n // m))
+        return x.reshape(x.shape[:2] + split).mean(tuple(3 + 2 * d for d in range(len(out))))
+    return Separable(*(_avg_matrix(n, m, x.dtype, x.xp) if n != m else None for n, m in zip(size, out)))(x)
+
+
+def _adaptive_avgnd(op, nd, input, output_size):
+    _check_input(op, nd, input)
+    return adaptive_avg(input, _adaptive_size(op, nd, input, output_size))
 
 
 def adaptive_avg_pool1d(input, output_size):
     """Mean over L_out adaptive windows of (N, C, L)."""
-    _check_input("adaptive_avg_pool1d", 1, input)
-    out = _adaptive_size("adaptive_avg_pool1d", 1, input, output_size)
-    return _from2d(_adaptive_avg(_to2d(input, 1), (1,) + out), 1)
+    return _adaptive_avgnd("adaptive_avg_pool1d", 1, input, output_size)
 
 
 def adaptive_avg_pool2d(input, output_size):
@@ -318,17 +359,27 @@ def adaptive_avg_pool2d(input, output_size):
 
     ``adaptive_avg_pool2d(x, 1)`` is global average pooling. A None in output_size keeps that size.
     """
-    _check_input("adaptive_avg_pool2d", 2, input)
-    return _adaptive_avg(input, _adaptive_size("adaptive_avg_pool2d", 2, input, output_size))
+    return _adaptive_avgnd("adaptive_avg_pool2d", 2, input, output_size)
+
+
+def adaptive_avg_pool3d(input, output_size):
+    """Mean over adaptive windows of (N, C, D, H, W): window o spans [floor(o*n/m), ceil((o+1)*n/m)) per dim.
+
+    A None in output_size keeps that size;  dx = dy spread evenly over each window.
+    >>> adaptive_avg_pool3d(x, 1).shape     # (2, 8, 5, 7, 7) -> (2, 8, 1, 1, 1)
+    """
+    return _adaptive_avgnd("adaptive_avg_pool3d", 3, input, output_size)
 
 
 def _adaptive_maxnd(op, nd, input, output_size, return_indices):
     _check_input(op, nd, input)
-    out = (1,) * (2 - nd) + _adaptive_size(op, nd, input, output_size)
+    out = _adaptive_size(op, nd, input, output_size)
     x = _to2d(input, nd)
-    h, w = x.shape[2:]
-    if h % out[0] == 0 and w % out[1] == 0:
-        fn = _MaxPool(Geometry((h, w), out, (h // out[0], w // out[1]), (h // out[0], w // out[1]), (1, 1), (0, 0)))
+    out = (1,) * (x.ndim - 2 - nd) + out
+    size = x.shape[2:]
+    if all(n % m == 0 for n, m in zip(size, out)):
+        k = tuple(n // m for n, m in zip(size, out))
+        fn = _MaxPool(Geometry(size, out, k, k, (1,) * len(k), (0,) * len(k)))
     else:
         fn = _AdaptiveMax(out)
     y = _from2d(fn(x), nd)
@@ -345,162 +396,14 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     return _adaptive_maxnd("adaptive_max_pool2d", 2, input, output_size, return_indices)
 
 
-# ---------------------------------------------------------------- interpolate
-class _Take(Function):
-    """y = x[:, :, ih][:, :, :, iw] (nearest neighbour);  dx = S_h^T dy S_w with the one-hot selection matrices."""
-
-    saves_inputs = False
-
-    def __init__(self, ih, iw, in_hw):
-        self.ih, self.iw, self.in_hw = ih, iw, in_hw  # host (NumPy) index arrays
-
-    def forward(self, x):
-        xp = _xp(x)
-        return xp.take(xp.take(x, xp.asarray(self.ih), axis=2), xp.asarray(self.iw), axis=3)
-
-    def backward(self, gy):
-        def sel_t(idx, n):  # S^T: (n_in, n_out) with S[o, idx[o]] = 1
-            return gy.xp.asarray(np.arange(n)[:, None] == idx[None, :], dtype=gy.dtype)
-
-        return _Separable(sel_t(self.ih, self.in_hw[0]), sel_t(self.iw, self.in_hw[1]))(gy)
+def adaptive_max_pool3d(input, output_size, return_indices=False):
+    """Max over adaptive windows of (N, C, D, H, W);  dx = dy at the argmax (flat indices (z H + r) W + q)."""
+    return _adaptive_maxnd("adaptive_max_pool3d", 3, input, output_size, return_indices)
 
 
-class _Repeat(Function):
-    """y = x with each pixel repeated fh x fw times (integer nearest upsampling);  dx = dy summed over each block."""
-
-    saves_inputs = False
-
-    def __init__(self, fh, fw):
-        self.fh, self.fw = fh, fw
-
-    def forward(self, x):
-        n, c, h, w = x.shape
-        y = _xp(x).empty((n, c, h * self.fh, w * self.fw), dtype=x.dtype)
-        for a in range(self.fh):
-            for b in range(self.fw):
-                y[:, :, a::self.fh, b::self.fw] = x
-        return y
-
-    def backward(self, gy):
-        return _BlockSum(self.fh, self.fw)(gy)
-
-
-class _BlockSum(Function):
-    """y = sum of x over non-overlapping fh x fw blocks;  dx = dy repeated over each block."""
-
-    saves_inputs = False
-
-    def __init__(self, fh, fw):
-        self.fh, self.fw = fh, fw
-
-    def forward(self, g):
-        y = None
-        for a in range(self.fh):
-            for b in range(self.fw):
-                v = g[:, :, a::self.fh, b::self.fw]
-                y = v.copy() if y is None else y.__iadd__(v)
-        return y
-
-    def backward(self, gy):
-        return _Repeat(self.fh, self.fw)(gy)
-
-
-def _float_t(dtype):
-    """torch's opmath type for the index arithmetic: float32 for float32 (and narrower) inputs."""
-    return np.float32 if np.dtype(dtype).itemsize <= 4 else np.float64
-
-
-def _nearest_index(n_in, n_out, scale, exact):
-    o = np.arange(n_out)
-    if not exact:
-        if n_out == n_in:
-            return o
-        if n_out == 2 * n_in:
-            return o >> 1
-    s = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(n_in) / np.float32(n_out)
-    if exact:  # (dst + 0.5) * scale in double, then floorf
-        src = np.floor(((o + 0.5) * np.float64(s)).astype(np.float32))
-    else:
-        src = np.floor(o.astype(np.float32) * s)
-    return np.minimum(src.astype(np.int64), n_in - 1)
-
-
-def _linear_matrix(n_in, n_out, scale, align_corners, ft):
-    """A (n_out, n_in) with rows of linear-interpolation weights (torch's source index and lambda)."""
-    a = np.zeros((n_out, n_in), dtype=np.float64)
-    o = np.arange(n_out)
-    if n_out == n_in:
-        a[o, o] = 1.0
-        return a
-    if align_corners:
-        ratio = ft(n_in - 1) / ft(n_out - 1) if n_out > 1 else ft(0)
-        src = ratio * o.astype(ft)
-    else:
-        ratio = ft(1.0 / scale) if scale is not None and scale > 0 else ft(n_in) / ft(n_out)
-        src = np.maximum(ratio * (o.astype(ft) + ft(0.5)) - ft(0.5), ft(0))
-    i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
-    lam1 = np.clip(src - i0.astype(ft), ft(0), ft(1))
-    lam0 = ft(1) - lam1
-    i1 = i0 + (i0 < n_in - 1)
-    a[o, i0] = lam0
-    a[o, i1] += lam1
-    return a
-
-
-_MODES = {3: ("nearest", "nearest-exact", "linear", "area"), 4: ("nearest", "nearest-exact", "bilinear", "area")}
-
-
-def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                recompute_scale_factor=None, antialias=False):
-    """Resize (N, C, L) or (N, C, H, W) to ``size`` or by ``scale_factor`` (torch's index math).
-
-    nearest: src = min(floor(dst * in/out), in - 1)  (with scale_factor: floor(dst / scale_factor));
-    bilinear, align_corners=False: src = max((dst + 0.5) * in/out - 0.5, 0); True: src = dst * (in-1)/(out-1),
-    y = (1 - l) x[floor(src)] + l x[floor(src) + 1] per axis. Backward: the transposed resampling.
-    >>> interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)   # (N, C, 14, 14) -> (N, C, 28, 28)
-    """
-    op = "interpolate"
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
-    if input.ndim not in _MODES:
-        raise ValueError(f"{op}: expected a 3-D (N, C, L) or 4-D (N, C, H, W) input, got shape {input.shape}")
-    if mode not in _MODES[input.ndim]:
-        raise ValueError(f"{op}: mode {mode!r} is not supported for a {input.ndim}-D input; "
-                         f"use one of {_MODES[input.ndim]}")
-    if align_corners is not None and mode not in ("linear", "bilinear"):
-        raise ValueError(f"{op}: align_corners can only be set with the interpolating modes linear | bilinear, "
-                         f"not mode={mode!r}")
-    if antialias:
-        raise ValueError(f"{op}: antialias=True is not supported")
-    nd = input.ndim - 2
-    in_size = input.shape[2:]
-    if (size is None) == (scale_factor is None):
-        raise ValueError(f"{op}: exactly one of size or scale_factor should be given")
-    if size is not None:
-        out = _ntuple(size, nd, "size", op, 1)
-        scales = (None,) * nd
-    else:
-        sf = (scale_factor,) * nd if isinstance(scale_factor, numbers.Real) else tuple(scale_factor)
-        if len(sf) != nd or not all(isinstance(s, numbers.Real) and s > 0 for s in sf):
-            raise ValueError(f"{op}: scale_factor must be a positive number or a tuple of {nd}, got {scale_factor!r}")
-        out = tuple(math.floor(float(n) * float(s)) for n, s in zip(in_size, sf))
-        if any(o < 1 for o in out):
-            raise ValueError(f"{op}: scale_factor {scale_factor!r} gives an empty output {out} for input shape "
-                             f"{input.shape}")
-        scales = (None,) * nd if recompute_scale_factor else tuple(float(s) for s in sf)
-    x = _to2d(input, nd)
-    out, scales, in_size = (1,) * (2 - nd) + out, (None,) * (2 - nd) + scales, x.shape[2:]
-    if mode == "area":
-        return _from2d(_adaptive_avg(x, out), nd)
-    if mode in ("linear", "bilinear"):
-        ft, xp = _float_t(x.dtype), x.xp
-        mats = [None if n == m else xp.asarray(_linear_matrix(n, m, s, bool(align_corners), ft), dtype=x.dtype)
-                for n, m, s in zip(in_size, out, scales)]
-        return _from2d(_Separable(*mats)(x), nd)
-    exact = mode == "nearest-exact"
-    ih, iw = (_nearest_index(n, m, s, exact) for n, m, s in zip(in_size, out, scales))
-    fh, fw = out[0] // in_size[0], out[1] // in_size[1]
-    if fh >= 1 and fw >= 1 and np.array_equal(ih, np.arange(out[0]) // fh) and \
-            np.array_equal(iw, np.arange(out[1]) // fw) and out == (in_size[0] * fh, in_size[1] * fw):
-        return _from2d(_Repeat(fh, fw)(x), nd)
-    return _from2d(_Take(ih, iw, in_size)(x), nd)
+def __getattr__(name):
+    # interpolate moved to interpolate.py (which builds on this file); still importable from here
+    if name == "interpolate":
+        from .interpolate import interpolate
+        return interpolate
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,13 +17,13 @@ import numpy as np
 from .. import backend
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor
+from . import return_types
 from .broadcast import broadcast_to
 from .elementwise import abs as _abs
 from .elementwise import astype, clone, exp, mask_mul, maximum, minimum, sign, where
 from .elementwise import pow as _pow
 
-values_indices = namedtuple("values_indices", ["values", "indices"])
-values_indices.__doc__ = "(values, indices) returned by max/min along a dimension, as torch.return_types."
+values_indices = namedtuple("values_indices", ["values", "indices"])  # kept for code that names it
 
 
 def normalize_dims(dim, ndim: int, op: str = "reduce", shape=None) -> tuple:
@@ -109,23 +109,54 @@ class Sum(Function):
 
     def forward(self, x):
         self.in_shape = x.shape
-        return _arr(x.sum(axis=self.axes, keepdims=self.keepdim), backend.array_module(x))
+        acc = np.float32 if x.dtype == np.float16 else x.dtype  # float16 sums accumulate in float32, as torch
+        y = x.sum(axis=self.axes, keepdims=self.keepdim, dtype=acc)  # (and int32 stays int32)
+        return _arr(y.astype(x.dtype, copy=False), backend.array_module(x))
 
     def backward(self, gy):
         return broadcast_to(_kept(gy, self.in_shape, self.axes), self.in_shape)
 
 
+def acc_dtype(x: Tensor, dtype) -> Tensor:
+    """x cast to ``dtype`` if given, else bool/int widened to int64 (sum, prod, cumsum, cumprod, nansum)."""
+    if dtype is not None:
+        return astype(x, backend.as_dtype(dtype))
+    return astype(x, np.int64) if x.dtype.kind in "bui" else x
+
+
 def sum(x: Tensor, dim=None, keepdim=False, dtype=None) -> Tensor:
     """Sum over ``dim`` (all dimensions if None). Integer and bool tensors sum to int64."""
-    if dtype is not None:
-        x = x.to(dtype)
-    elif x.dtype.kind in "bui":
-        x = x.to("int64")
+    x = acc_dtype(x, dtype)
     return Sum(_dims(x, dim, "sum"), keepdim)(x)
 
 
-def mean(x: Tensor, dim=None, keepdim=False) -> Tensor:
+def sum_to_size(x: Tensor, *size) -> Tensor:
+    """x summed down to ``size`` (which must broadcast to x's shape): the adjoint of expand."""
+    from .broadcast import sum_to
+
+    size = tuple(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else tuple(size)
+    try:
+        ok = np.broadcast_shapes(size, x.shape) == x.shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise RuntimeError(f"sum_to_size(): size {list(size)} is not expandable to size {list(x.shape)}")
+    return sum_to(x, size)
+
+
+def float_dtype_arg(x: Tensor, dtype, op: str) -> Tensor:
+    """x cast to the floating ``dtype`` argument of mean-like ops (an int dtype is an error, as torch)."""
+    dtype = backend.as_dtype(dtype)
+    if dtype.kind != "f":
+        raise RuntimeError(f"{op}(): could not infer output dtype. Optional dtype must be either a floating "
+                           f"point or complex dtype. Got: {dtype}")
+    return astype(x, dtype)
+
+
+def mean(x: Tensor, dim=None, keepdim=False, *, dtype=None) -> Tensor:
     """Arithmetic mean over ``dim``: y = sum(x) / N;  dx = dy / N."""
+    if dtype is not None:
+        x = float_dtype_arg(x, dtype, "mean")
     if x.dtype.kind != "f":
         raise RuntimeError(f"mean(): could not infer output dtype; input dtype must be floating point, got {x.dtype}")
     axes = _dims(x, dim, "mean")
@@ -269,10 +300,11 @@ def _extremum(x: Tensor, dim, keepdim, largest: bool):
     if isinstance(dim, (tuple, list)):
         raise TypeError(f"{op}(): dim must be a single int, got {dim}; use a{op}(x, dim) to reduce several dims")
     (axis,) = _dims(x, dim, op) or (None,)
+    cls = return_types.max if largest else return_types.min
     if axis is None:  # 0-d tensor
-        return values_indices(clone(x), Tensor._wrap(x.xp.zeros((), dtype=np.int64)))
+        return cls(clone(x), Tensor._wrap(x.xp.zeros((), dtype=np.int64)))
     _check_nonempty(x, (axis,), op)
-    return values_indices(*MaxDim(axis, keepdim, largest)(x))
+    return cls(*MaxDim(axis, keepdim, largest)(x))
 
 
 def max(x: Tensor, dim=None, keepdim=False):
@@ -305,6 +337,8 @@ def amin(x: Tensor, dim=None, keepdim=False) -> Tensor:
 
 def _arg(x: Tensor, dim, keepdim, largest: bool) -> Tensor:
     op = "argmax" if largest else "argmin"
+    if x.dtype.kind == "b":
+        raise RuntimeError(f'"{op}_cpu" not implemented for \'Bool\' (convert with .int() or .float() first)')
     xp, fn = x.xp, (x.xp.argmax if largest else x.xp.argmin)
     if dim is None:
         _check_nonempty(x, (), op)
@@ -344,7 +378,7 @@ class Prod(Function):
         self.axes, self.keepdim = axes, keepdim
 
     def forward(self, x):
-        return _arr(x.prod(axis=self.axes, keepdims=self.keepdim), backend.array_module(x))
+        return _arr(x.prod(axis=self.axes, keepdims=self.keepdim, dtype=x.dtype), backend.array_module(x))
 
     def backward(self, gy):
         (x,) = self.inputs
@@ -365,10 +399,9 @@ class Prod(Function):
         return (gy * q) / x_safe * t
 
 
-def prod(x: Tensor, dim=None, keepdim=False) -> Tensor:
+def prod(x: Tensor, dim=None, keepdim=False, *, dtype=None) -> Tensor:
     """Product over ``dim`` (all if None). Integer and bool tensors multiply in int64."""
-    if x.dtype.kind in "bui":
-        x = astype(x, np.int64)
+    x = acc_dtype(x, dtype)
     return Prod(_dims(x, dim, "prod"), keepdim)(x)
 
 
@@ -416,8 +449,8 @@ class CumSum(Function):
     def forward(self, x):
         xp = backend.array_module(x)
         if not self.reverse:
-            return xp.cumsum(x, axis=self.axis)
-        return xp.ascontiguousarray(xp.flip(xp.cumsum(xp.flip(x, self.axis), axis=self.axis), self.axis))
+            return xp.cumsum(x, axis=self.axis, dtype=x.dtype)
+        return xp.ascontiguousarray(xp.flip(xp.cumsum(xp.flip(x, self.axis), axis=self.axis, dtype=x.dtype), self.axis))
 
     def backward(self, gy):
         return CumSum(self.axis, not self.reverse)(gy)
@@ -425,10 +458,7 @@ class CumSum(Function):
 
 def cumsum(x: Tensor, dim, *, dtype=None) -> Tensor:
     """Cumulative sum along ``dim``. Integer and bool tensors sum in int64."""
-    if dtype is not None:
-        x = x.to(dtype)
-    elif x.dtype.kind in "bui":
-        x = astype(x, np.int64)
+    x = acc_dtype(x, dtype)
     if isinstance(dim, (tuple, list)) or dim is None:
         raise TypeError(f"cumsum(): dim must be a single int, got {dim}")
     axes = _dims(x, dim, "cumsum")
@@ -480,14 +510,16 @@ class PNorm(Function):
         return sign(x) * _pow(a_safe, p - 1.0) * scale
 
 
-def norm(x: Tensor, p="fro", dim=None, keepdim=False) -> Tensor:
+def norm(x: Tensor, p="fro", dim=None, keepdim=False, dtype=None) -> Tensor:
     """Vector p-norm over ``dim`` (all elements if None), as ``torch.norm``.
 
     p: 'fro' or 2 (Euclidean / Frobenius), 1, inf (max |x|), -inf (min |x|), 0 (count of
-    nonzeros), any other float: (sum |x|**p)**(1/p). 'nuc' is not supported.
+    nonzeros), any other float: (sum |x|**p)**(1/p). 'nuc' is not supported. ``dtype`` casts x first.
     """
     if x.dtype.kind != "f":
         raise RuntimeError(f"norm(): input dtype should be floating point, got {x.dtype}")
+    if dtype is not None:
+        x = astype(x, backend.as_dtype(dtype))
     axes = _dims(x, dim, "norm")
     if isinstance(p, str):
         if p == "nuc":
@@ -518,12 +550,14 @@ def norm(x: Tensor, p="fro", dim=None, keepdim=False) -> Tensor:
 
 # ---------------------------------------------------------------- logical
 def all(x: Tensor, dim=None, keepdim=False) -> Tensor:
-    """True where every element over ``dim`` is nonzero (bool, no gradient)."""
+    """True where every element over ``dim`` is nonzero (bool; uint8 for uint8 input, as torch)."""
     axes = _dims(x, dim, "all")
-    return Tensor._wrap(_arr(x.xp.all(x.array, axis=axes, keepdims=keepdim), x.xp))
+    y = _arr(x.xp.all(x.array, axis=axes, keepdims=keepdim), x.xp)
+    return Tensor._wrap(y.astype(np.uint8) if x.dtype == np.uint8 else y)  # torch keeps uint8
 
 
 def any(x: Tensor, dim=None, keepdim=False) -> Tensor:
     """True where some element over ``dim`` is nonzero (bool, no gradient)."""
     axes = _dims(x, dim, "any")
-    return Tensor._wrap(_arr(x.xp.any(x.array, axis=axes, keepdims=keepdim), x.xp))
+    y = _arr(x.xp.any(x.array, axis=axes, keepdims=keepdim), x.xp)
+    return Tensor._wrap(y.astype(np.uint8) if x.dtype == np.uint8 else y)

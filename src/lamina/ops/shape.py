@@ -15,6 +15,7 @@ import numpy as np
 from ..autograd import Function
 from ..tensor import Tensor
 from .broadcast import broadcast_to
+from .cast import astype
 from .views import make_view, make_views
 
 
@@ -436,8 +437,6 @@ def _common_dtype(tensors):
     dtypes = {t.dtype for t in tensors}
     if len(dtypes) == 1:
         return tensors
-    from .elementwise import astype
-
     floats = [d for d in dtypes if d.kind == "f"]
     dt = np.result_type(*(floats or dtypes))  # a float beats an int and keeps its own width (torch)
     return [astype(t, dt) for t in tensors]

@@ -4,9 +4,14 @@
 """
 from __future__ import annotations
 
+from ... import backend
+from ...ops.creation import empty
 from ...tensor import Tensor
 from .. import activation_fns as A
+from .. import activation_fns_extra as AX
+from .. import init as nn_init
 from ..module import Module
+from ..parameter import Parameter
 
 
 def _inplace(flag: bool) -> str:
@@ -176,3 +181,162 @@ class LogSoftmax(Softmax):
 
     def forward(self, input: Tensor) -> Tensor:
         return A.log_softmax(input, self.dim)
+
+
+# ---------------------------------------------------------------- more activations (activation_fns_extra.py)
+class PReLU(Module):
+    """y = x if x > 0 else a x, with a learned slope a: one shared (``num_parameters=1``) or one per
+    channel (dim 1 of the input). weight (num_parameters,) starts at ``init`` (0.25).
+
+    >>> act = nn.PReLU(16)
+    >>> act(lamina.randn(8, 16, 4, 4)).shape      # (8, 16, 4, 4)
+    """
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
+        super().__init__()
+        if not isinstance(num_parameters, int) or isinstance(num_parameters, bool) or num_parameters < 1:
+            raise ValueError(f"PReLU: num_parameters must be a positive int, got {num_parameters!r}")
+        self.num_parameters, self.init = num_parameters, init
+        dtype = backend.as_dtype(dtype) or backend.get_default_dtype()
+        self.weight = Parameter(empty(num_parameters, dtype=dtype, device=device))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn_init.constant_(self.weight, self.init)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AX.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
+class RReLU(Module):
+    """y = x if x >= 0 else r x: r ~ U(lower, upper) per element in training (lamina's generator),
+    r = (lower + upper) / 2 in eval."""
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AX.rrelu(input, self.lower, self.upper, self.training)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}{_inplace(self.inplace)}"
+
+
+class GLU(Module):
+    """y = a * sigmoid(b), a and b the two halves of the input along ``dim``."""
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AX.glu(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Hardswish(Module):
+    """y = x relu6(x + 3) / 6."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AX.hardswish(input)
+
+
+class Hardsigmoid(Hardswish):
+    """y = relu6(x + 3) / 6."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AX.hardsigmoid(input)
+
+
+class Hardshrink(Module):
+    """y = x where |x| > lambd, else 0."""
+
+    def __init__(self, lambd: float = 0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AX.hardshrink(input, self.lambd)
+
+    def extra_repr(self) -> str:
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    """y = x - lambd (x > lambd), x + lambd (x < -lambd), else 0."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AX.softshrink(input, self.lambd)
+
+
+class Threshold(Module):
+    """y = x where x > threshold, else value."""
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False):
+        super().__init__()
+        self.threshold, self.value, self.inplace = threshold, value, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AX.threshold(input, self.threshold, self.value)
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}, value={self.value}{_inplace(self.inplace)}"
+
+
+class CELU(Module):
+    """y = x if x > 0 else alpha (e^(x/alpha) - 1)."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AX.celu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}{_inplace(self.inplace)}"
+
+
+class LogSigmoid(Module):
+    """y = log(sigmoid(x))."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AX.logsigmoid(input)
+
+
+class Softsign(Module):
+    """y = x / (1 + |x|)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AX.softsign(input)
+
+
+class Tanhshrink(Module):
+    """y = x - tanh(x)."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AX.tanhshrink(input)
+
+
+class Softmin(Softmax):
+    """y = softmax(-x) along ``dim``."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AX.softmin(input, self.dim)
+
+
+class Softmax2d(Module):
+    """Softmax over the channels at every pixel: (N, C, H, W) or (C, H, W) inputs."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return AX.softmax2d(input)

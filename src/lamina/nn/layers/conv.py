@@ -1,4 +1,4 @@
-"""Convolution layers: Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d (PyTorch's modules).
+"""Convolution layers: Conv1d/2d/3d, ConvTranspose1d/2d/3d (PyTorch's modules).
 
 Conv2d computes, for output channel o in group g(o) with Cg = in_channels / groups,
 
@@ -7,7 +7,8 @@ Conv2d computes, for output channel o in group g(o) with Cg = in_channels / grou
 weight (out_channels, in_channels/groups, kH, kW); ConvTranspose2d is its adjoint in x, with
 torch's weight layout (in_channels, out_channels/groups, kH, kW). Default init, as torch:
 W ~ kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)), b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
-fan_in = weight.shape[1] * kH * kW. The math (im2col + GEMM and its gradients) is in ``ops/conv.py``.
+fan_in = weight.shape[1] * kH * kW (3-D: * kD; weights (out, in/groups, kD, kH, kW)). The math (im2col + GEMM
+and its gradients) is in ``ops/conv.py``.
 
 >>> conv = nn.Conv2d(1, 32, 3, padding=1)
 >>> conv(lamina.randn(64, 1, 28, 28)).shape     # (64, 32, 28, 28)
@@ -27,7 +28,7 @@ from ..module import Module
 from ..parameter import Parameter
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-_LAYOUT = {1: "(C, L) or (N, C, L)", 2: "(C, H, W) or (N, C, H, W)"}
+_LAYOUT = {1: "(C, L) or (N, C, L)", 2: "(C, H, W) or (N, C, H, W)", 3: "(C, D, H, W) or (N, C, D, H, W)"}
 
 
 def _ntuple(value, n: int, name: str, op: str, minimum: int) -> tuple:
@@ -187,6 +188,20 @@ class Conv2d(_Conv):
     _fn = staticmethod(C.conv2d)
 
 
+class Conv3d(_Conv):
+    """3-D convolution: (N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out), n_out = (n + 2p - d(k-1) - 1) // s + 1.
+
+    y[n, o] = b[o] + sum_c w[o, c] (*) x[n, c];  dx = conv_transpose3d(dy, w), dw = a correlation of x with dy.
+    weight (out_channels, in_channels/groups, kD, kH, kW). padding: int, triple, 'same' (stride 1) or 'valid';
+    padding_mode 'zeros', 'reflect', 'replicate' or 'circular'.
+
+    >>> nn.Conv3d(3, 8, 3, padding=1)(lamina.randn(2, 3, 8, 16, 16)).shape   # (2, 8, 8, 16, 16)
+    """
+
+    _nd = 3
+    _fn = staticmethod(C.conv3d)
+
+
 class _ConvTranspose(_ConvNd):
     _transposed = True
     _fn = None
@@ -255,3 +270,16 @@ class ConvTranspose2d(_ConvTranspose):
 
     _nd = 2
     _fn = staticmethod(C.conv_transpose2d)
+
+
+class ConvTranspose3d(_ConvTranspose):
+    """3-D transposed convolution (the adjoint of Conv3d in x): (N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out),
+    each size (n - 1)s - 2p + d(k - 1) + output_padding + 1.
+
+    weight (in_channels, out_channels/groups, kD, kH, kW), torch's layout;  dx = conv3d(dy, w).
+
+    >>> nn.ConvTranspose3d(8, 4, 2, stride=2)(lamina.randn(1, 8, 4, 4, 4)).shape     # (1, 4, 8, 8, 8)
+    """
+
+    _nd = 3
+    _fn = staticmethod(C.conv_transpose3d)

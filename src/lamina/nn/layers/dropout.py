@@ -1,7 +1,8 @@
-"""Dropout: zero random elements while training, identity in eval mode."""
+"""Dropout (and alpha dropout for SELU networks): random while training, identity in eval mode."""
 from __future__ import annotations
 
 from ...tensor import Tensor
+from .. import dropout_fns as DF
 from .. import functional as F
 from ..module import Module
 
@@ -23,3 +24,18 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class AlphaDropout(Dropout):
+    """Alpha dropout for SELU networks: dropped units take SELU's saturation value and an affine
+    map keeps mean 0 and variance 1 (see ``nn.dropout_fns``); identity in eval."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return DF.alpha_dropout(input, self.p, self.training)
+
+
+class FeatureAlphaDropout(Dropout):
+    """Alpha dropout of whole channels of (N, C, *) inputs; identity in eval."""
+
+    def forward(self, input: Tensor) -> Tensor:
+        return DF.feature_alpha_dropout(input, self.p, self.training)

@@ -1,4 +1,5 @@
-"""nn.utils: gradient clipping (implemented in lamina.optim.clip), flat parameter vectors, counting.
+"""nn.utils: gradient clipping (implemented in lamina.optim.clip), flat parameter vectors, counting,
+parametrizations (weight/spectral norm) and the older hook-based weight_norm / spectral_norm.
 
     nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
     vec = nn.utils.parameters_to_vector(model.parameters())
@@ -23,6 +24,20 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     from ...optim.clip import clip_grad_value_ as impl
 
     return impl(parameters, clip_value)
+
+
+def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite: bool = False, foreach=None):
+    """The p-norm of all ``tensors`` together (as if concatenated into one vector)."""
+    from ...optim.clip import get_total_norm as impl
+
+    return impl(tensors, norm_type=norm_type, error_if_nonfinite=error_if_nonfinite)
+
+
+def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
+    """Scale gradients by max_norm / (total_norm + 1e-6) where that is below 1 (given a precomputed norm)."""
+    from ...optim.clip import clip_grads_with_norm_ as impl
+
+    return impl(parameters, max_norm, total_norm)
 
 
 def _as_list(parameters) -> list:
@@ -72,3 +87,11 @@ def _check_same_device(params, name):
         raise TypeError(f"{name}: found parameters on different devices: {sorted(devs)}")
 
 from . import rnn  # noqa: E402,F401  (lamina.nn.utils.rnn, as torch.nn.utils.rnn)
+from . import parametrizations, parametrize, stateless  # noqa: E402,F401
+from .weight_norm import remove_spectral_norm, remove_weight_norm, spectral_norm, weight_norm  # noqa: E402,F401
+
+
+def skip_init(module_cls, *args, **kwargs):
+    """``module_cls(*args, **kwargs)``. torch skips the parameters' initialisation here to save time;
+    lamina initialises them anyway (same module, values you overwrite either way)."""
+    return module_cls(*args, **kwargs)
