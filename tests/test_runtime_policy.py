@@ -31,3 +31,14 @@ def test_tuning_when_asked_on_linux():
 def test_user_settings_win():
     assert _probe(LAMINA_MALLOC_TUNING="0")["tuned"] is False
     assert _probe(MALLOC_MMAP_THRESHOLD_="1048576")["tuned"] is False
+
+
+def test_the_lamina_program_tunes_malloc_and_library_calls_do_not(monkeypatch, tmp_path):
+    import lamina._memory
+    import importlib
+    cli = importlib.import_module("lamina.cli.main")
+    calls = []
+    monkeypatch.setattr(lamina._memory, "tune", lambda: calls.append(1) or True)
+    missing = str(tmp_path / "nothing")
+    assert cli.main(["evaluate", missing]) == 2 and calls == []          # main() called from Python: a library
+    assert cli.main(["evaluate", missing], main_process=True) == 2 and calls == [1]   # the console script

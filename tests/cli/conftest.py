@@ -1,7 +1,12 @@
-"""Helpers for the command-line tests: run ``lamina`` in-process and write small configs."""
+"""Helpers for the command-line tests: run ``lamina`` in-process, write small configs, a trained
+run to share, and a fingerprint of a run directory (to check that a failure wrote nothing)."""
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import io
 import os
+import shutil
 import textwrap
 
 import pytest
@@ -67,3 +72,42 @@ def in_tmp(tmp_path, monkeypatch):
     """Run in an empty temporary directory (runs/ goes there)."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def fingerprint(run_dir) -> dict:
+    """``{relative path: sha256}`` of every file under ``run_dir`` (directories listed too)."""
+    out = {}
+    for root, dirs, files in os.walk(run_dir):
+        rel = os.path.relpath(root, run_dir)
+        out[rel + "/"] = "dir"
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                out[os.path.join(rel, name)] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def run_quiet(*args) -> tuple:
+    """``(exit code, stdout, stderr)`` of ``lamina *args`` run in-process."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory):
+    """SMALL (a 16-unit MLP, standardised digits) trained 2 epochs; copy it before changing it."""
+    run_dir = tmp_path_factory.mktemp("shared") / "small"
+    cfg = run_dir.parent / "small.toml"
+    cfg.write_text(SMALL)
+    code, _, err = run_quiet("train", cfg, "--run-dir", run_dir, "-q")
+    assert code == 0, err
+    return run_dir
+
+
+@pytest.fixture
+def run_copy(small_run, tmp_path):
+    """A private copy of ``small_run``."""
+    dest = tmp_path / "run"
+    shutil.copytree(small_run, dest)
+    return dest

@@ -179,7 +179,7 @@ def test_existing_run_directory_needs_resume(cli, write_config, in_tmp):
     path = write_config(SMALL)
     (in_tmp / "runs" / "taken").mkdir(parents=True)
     (in_tmp / "runs" / "taken" / "config.toml").write_text("")
-    r = cli("train", path, "--name", "taken")
+    r = cli("train", path, "--run-dir", in_tmp / "runs" / "taken")
     assert r.code == 2 and "already exists" in r.err and "--resume" in r.err
 
 
@@ -224,7 +224,7 @@ def test_validate_fills_defaults_and_keeps_only_relevant_data_keys():
     assert cfg["loss"] == {"name": "cross_entropy"} and cfg["metrics"]["names"] == ["accuracy"]
     assert "path" not in cfg["data"] and "root" not in cfg["data"]
     with pytest.raises(ConfigError, match="positive integer"):
-        C.validate({"model": {"name": "mlp"}, "train": {"epochs": 0}})
+        C.validate({"model": {"name": "mlp"}, "data": {"name": "digits"}, "train": {"epochs": 0}})
 
 
 def test_field_messages():
@@ -237,23 +237,27 @@ def test_field_messages():
 
 
 def test_runtime_failure_is_exit_1_with_one_line(cli, write_config, tmp_path):
-    rows = "\n".join(f"{'nan' if i % 4 == 0 else i},{i % 2}" for i in range(40))
-    (tmp_path / "nan.csv").write_text("x,label\n" + rows + "\n")
+    # a learning rate that makes the loss overflow: a failure while running, not bad input
+    rows = "\n".join(f"{i * 1e3},{i % 2}" for i in range(40))
+    (tmp_path / "big.csv").write_text("x,label\n" + rows + "\n")
     cfg = write_config(f"""
         [model]
         layers = [{{type = "Linear", in_features = 1, out_features = 2}}]
         [data]
         name = "csv"
-        path = "{tmp_path / 'nan.csv'}"
-        batch_size = 40
+        path = "{tmp_path / 'big.csv'}"
+        batch_size = 4
+        [optimizer]
+        name = "sgd"
+        lr = 1e30
         [train]
         epochs = 1
     """)
     r = cli("train", cfg, "--run-dir", tmp_path / "run", "-q")
     assert r.code == 1, r
     lines = r.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("lamina: error: RuntimeError: Trainer: the loss is nan")
-    assert "Traceback" not in r.err
+    assert len(lines) == 1 and lines[0].startswith("lamina: error: RuntimeError: Trainer: the loss is "), lines
+    assert "internal failure" in lines[0] and "Traceback" not in r.err
 
 
 def test_traceback_flag_shows_the_error(write_config):
@@ -264,7 +268,7 @@ def test_traceback_flag_shows_the_error(write_config):
 
 
 def test_scheduler_interval_defaults():
-    base = {"model": {"name": "mlp"}}
+    base = {"model": {"name": "mlp"}, "data": {"name": "digits"}}
     assert C.validate({**base, "scheduler": {"name": "onecycle"}})["scheduler"]["interval"] == "step"
     assert C.validate({**base, "scheduler": {"name": "cosine"}})["scheduler"]["interval"] == "epoch"
     with pytest.raises(ConfigError, match="scheduler.interval must be one of 'epoch', 'step', got 'batch'"):

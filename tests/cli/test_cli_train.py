@@ -37,6 +37,12 @@ def digits_run(tmp_path_factory):
     return run_dir, out
 
 
+def raw_digits():
+    """The digits as a user has them: 64 pixel intensities 0..16 per row (sklearn's load_digits().data)."""
+    x, y = lamina.data.datasets.load_digits(as_numpy=True)
+    return x * 16, y  # the loader divides by 16; exact in float32
+
+
 def read_csv(path):
     with open(path, newline="") as f:
         return list(csv.reader(f))
@@ -54,7 +60,7 @@ def test_train_writes_the_run_directory(digits_run):
     assert cfg["scheduler"]["T_max"] == 2 * 20  # 2 epochs of ceil(1259 / 64) steps
     rows = read_csv(run_dir / "metrics.csv")
     assert rows[0][0] == "epoch" and {"loss", "accuracy", "f1", "val_loss", "val_accuracy", "lr"} <= set(rows[0])
-    assert [r[0] for r in rows[1:]] == ["0", "1"]
+    assert [r[0] for r in rows[1:]] == ["1", "2"]  # epochs counted from 1, as the progress lines do
     loss = [float(r[rows[0].index("loss")]) for r in rows[1:]]
     assert loss[1] < loss[0]
     result = json.loads((run_dir / "test_metrics.json").read_text())
@@ -85,12 +91,12 @@ def test_evaluate_matches_the_test_metrics(digits_run, cli):
     assert got["metrics"]["accuracy"] == pytest.approx(saved["metrics"]["accuracy"], abs=1e-12)
     assert got["metrics"]["loss"] == pytest.approx(saved["metrics"]["loss"], rel=1e-6)
     r = cli("evaluate", run_dir / "checkpoints" / "best.safetensors", "--split", "val")
-    assert r.code == 0 and "val (179 samples)" in r.out and "accuracy" in r.out
+    assert r.code == 0 and "val split (179 samples)" in r.out and "accuracy" in r.out
 
 
 def test_evaluate_on_a_data_file(digits_run, cli, tmp_path):
     run_dir, _ = digits_run
-    x, y = lamina.data.datasets.load_digits(as_numpy=True)
+    x, y = raw_digits()  # raw input: 0..16, as sklearn gives it
     path = tmp_path / "some.npz"
     np.savez(path, x=x[:100], y=y[:100])
     r = cli("evaluate", run_dir, "--data", path, "--json")
@@ -101,7 +107,7 @@ def test_evaluate_on_a_data_file(digits_run, cli, tmp_path):
 
 def test_predict_npy_png_csv(digits_run, cli, tmp_path):
     run_dir, _ = digits_run
-    x, y = lamina.data.datasets.load_digits(as_numpy=True)
+    x, y = raw_digits()
     np.save(tmp_path / "x.npy", x[:20])
     r = cli("predict", run_dir, tmp_path / "x.npy", "--json", "--batch-size", "7")
     assert r.code == 0, r
@@ -116,7 +122,7 @@ def test_predict_npy_png_csv(digits_run, cli, tmp_path):
     folder = tmp_path / "imgs"
     folder.mkdir()
     for i in range(3):
-        Image.fromarray((x[i].reshape(8, 8) * 255).astype(np.uint8)).save(folder / f"d{i}.png")
+        Image.fromarray((x[i].reshape(8, 8) / 16 * 255).astype(np.uint8)).save(folder / f"d{i}.png")
     r = cli("predict", run_dir, folder, "--json")
     assert r.code == 0, r
     img_preds = json.loads(r.out)["predictions"]
@@ -146,7 +152,7 @@ def test_resume_a_finished_run(digits_run, cli, tmp_path):
     r = cli("train", run_dir, "--resume", "-q", "--set", "train.epochs=3")  # train it one epoch further
     assert r.code == 0, r
     rows = read_csv(run_dir / "metrics.csv")
-    assert [row[0] for row in rows[1:]] == ["0", "1", "2"]
+    assert [row[0] for row in rows[1:]] == ["1", "2", "3"]
     assert tomlio.loads((run_dir / "config.toml").read_text())["train"]["epochs"] == 3
 
 

@@ -113,7 +113,7 @@ def test_gpt_char_evaluate(gpt_run, cli, tmp_path):
     r = cli("evaluate", gpt_run, "--data", tmp_path / "t.txt", "--json")
     assert r.code == 0, r
     out = json.loads(r.out)
-    assert out["split"] == "train" and out["num_samples"] == (len(tok.encode(text)) - 1) // 64
+    assert out["split"] == "all" and out["num_samples"] == (len(tok.encode(text)) - 1) // 64
     # characters the run has never seen: one clear line
     (tmp_path / "u.txt").write_text("\u00e9" * 300)
     r = cli("evaluate", gpt_run, "--data", tmp_path / "u.txt")
@@ -197,7 +197,7 @@ def test_read_text_table_handles_quotes_and_bad_rows(tmp_path):
     texts, _ = read_text_table(str(tmp_path / "a.csv"), 1, None)
     assert texts[0] == "Hello, world"
     (tmp_path / "b.csv").write_text("text,label\nhello,1\nbad,row,here\n")
-    with pytest.raises(ConfigError, match="row 3 of .* has 3 fields, expected 2"):
+    with pytest.raises(ConfigError, match="line 3 of .* has 3 fields, expected 2"):
         read_text_table(str(tmp_path / "b.csv"), "text", "label")
     with pytest.raises(ConfigError, match="data.text_column: column 'body' not found .* id, text, label"):
         read_text_table(str(tmp_path / "a.csv"), "body", "label")
@@ -284,7 +284,7 @@ def test_lr_scale_gives_parameter_groups():
     assert [g["lr"] for g in build.param_groups(model, 1e-3, {"0.*": 0.1})] == [1e-3]
     with pytest.raises(ConfigError, match=r"pattern 'bert\.\*' matches no parameter .* 0.weight"):
         build.param_groups(model, 1e-3, {"bert.*": 0.1})
-    cfg = config.validate({"model": {"name": "mlp", "hidden_sizes": [8]},
+    cfg = config.validate({"model": {"name": "mlp", "hidden_sizes": [8]}, "data": {"name": "digits"},
                            "optimizer": {"name": "adamw", "lr": 0.01, "lr_scale": {"0.*": 0.5}},
                            "scheduler": {"name": "onecycle"}})
     mlp, _ = build.build_model(cfg["model"], {"task": "classification", "input_shape": [4], "num_classes": 3})

@@ -18,15 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import registry
-from .config import LM_TASK
-from .data import Preprocess, load_arrays
+from .config import LM_TASK, TEXT_DATASETS
+from .data import load_arrays, split_arrays
 from .errors import ConfigError
+from .pipeline import Preprocess
+from .registry import CALLBACK_FILLED
 
 __all__ = ["CALLBACK_FILLED", "DataBundle", "build_data", "build_loss", "build_metrics", "build_model",
-           "build_optimizer", "build_scheduler", "build_trainer", "model_from_layers", "param_groups"]
-
-# Callback arguments the CLI fills in from the run directory (not settable in the config).
-CALLBACK_FILLED = ("dirpath", "filename", "log_dir", "logdir")
+           "build_optimizer", "build_scheduler", "build_trainer", "model_from_layers", "param_groups",
+           "split_arrays", "steps_per_epoch"]
 
 
 def _one_line(e: BaseException) -> str:
@@ -76,44 +76,33 @@ def build_transforms(specs: list, sample_ndim: int, generator):
     return Compose(out)
 
 
-def split_arrays(d: dict, arrays: dict) -> tuple:
-    """``(train, val, test)`` pairs of arrays (val/test None when empty)."""
-    from ..data import train_val_test_split
-    x, y = arrays["train"]
-    strat = y if d["stratify"] and d["task"] == "classification" else None
-    test_frac = 0.0 if arrays["test"] is not None else d["test_fraction"]
-    try:
-        parts = train_val_test_split((x, y), val_fraction=d["val_fraction"], test_fraction=test_frac,
-                                     seed=d["seed"], stratify=strat)
-    except ValueError as e:
-        raise ConfigError(f"data: cannot split {len(x)} samples: {_one_line(e)}") from None
-    train, val, test = (tuple(np.asarray(t.array) for t in p.tensors) for p in parts)
-    if arrays["test"] is not None:
-        test = arrays["test"]
-    if d.get("limit"):
-        train = (train[0][:d["limit"]], train[1][:d["limit"]])
-    return train, (val if len(val[0]) else None), (test if len(test[0]) else None)
-
-
-def build_data(cfg: dict, preprocess: Preprocess | None = None) -> DataBundle:
+def build_data(cfg: dict, preprocess: Preprocess | None = None, allow_nonfinite: bool = False,
+               hint: str | None = None) -> DataBundle:
     """Load, split, standardise and batch the data of ``cfg['data']``.
 
-    ``preprocess``: a trained run's preprocessing (evaluating it on data): its standardisation
-    is applied instead of fitting a new one on the training split.
+    ``preprocess``: a trained run's input pipeline (evaluating or resuming it): the data goes through
+    it (raw files from ``prepare``, a dataset loader's arrays from ``from_loaded``) instead of a new
+    standardisation fitted on the training split, and labels are read as the run's classes.
+    ``allow_nonfinite`` / ``hint``: let NaN/Inf features of data files through / how to say so.
     """
     from .. import backend
     from ..data.vision_transforms import TransformDataset
-    from .config import TEXT_DATASETS
     d = cfg["data"]
     if d["name"] in TEXT_DATASETS:
         from .text_data import load_text_splits
         (train, val, test), pre = load_text_splits(d, preprocess)
         return _bundle(cfg, train, val, test, pre, None, {})
-    arrays = load_arrays(d)
+    kw = {} if hint is None else {"hint": hint}
+    arrays = load_arrays(d, None if preprocess is None else preprocess.info, allow_nonfinite, **kw)
     train, val, test = split_arrays(d, arrays)
     if preprocess is not None:
-        scaler = preprocess.scaler
-        train, val, test = ((preprocess(p[0]), p[1]) if p is not None else None for p in (train, val, test))
+        where = f"data.path: {d['path']}" if "path" in d else f"data ({d['name']})"
+
+        def prep(x):
+            if arrays["raw"]:
+                return preprocess.prepare(x, allow_nonfinite=allow_nonfinite, where=where)
+            return preprocess.from_loaded(x, where=where)
+        train, val, test = ((prep(p[0]), p[1]) if p is not None else None for p in (train, val, test))
     else:
         if len(train[0]) == 0:
             raise ConfigError("data: the training split is empty")
@@ -125,14 +114,15 @@ def build_data(cfg: dict, preprocess: Preprocess | None = None) -> DataBundle:
         info = dict(preprocess.info)
     else:
         info = {"dataset": d["name"], "task": d["task"], "input_shape": list(x.shape[1:]),
-                "classes": arrays["classes"], "image": list(arrays["image"]) if arrays["image"] else None}
+                "classes": arrays["classes"], "image": list(arrays["image"]) if arrays["image"] else None,
+                "raw_input": {"divide_by": arrays["divide_by"], "description": registry.RAW_INPUT[d["name"]][1]}}
         if d["task"] == "classification":
             seen = int(max(p[1].max() for p in (train, val, test) if p is not None and len(p[1]))) + 1
             info["num_classes"] = max(seen, len(arrays["classes"] or ()))
         else:
             info["num_outputs"] = int(y.shape[1])
     info.update(num_train=len(x), num_val=0 if val is None else len(val[0]), num_test=0 if test is None else len(test[0]))
-    pre = preprocess if preprocess is not None else Preprocess(info, scaler)
+    pre = Preprocess(info, preprocess.scaler) if preprocess is not None else Preprocess(info, scaler)
     generators = {}
     train_ds = _tensors(x, y) if len(x) else None
     if train_ds is not None and build_transforms(cfg.get("transforms") or [], x.ndim - 1, None) is not None:
@@ -290,7 +280,24 @@ def build_optimizer(cfg: dict, model):
         raise ConfigError(f"optimizer: {_one_line(e)}") from None
 
 
-def build_scheduler(cfg: dict, optimizer, steps_per_epoch: int):
+# the scheduler argument that is the schedule's length, filled in from train.epochs when absent
+HORIZON = {"cosine": "T_max", "onecycle": "total_steps", "polynomial": "total_iters"}
+
+
+def steps_per_epoch(train_loader, grad_accum_steps: int) -> int:
+    """Optimizer steps in one epoch: batches / grad_accum_steps, rounded up (a last partial cycle steps)."""
+    return math.ceil(len(train_loader) / grad_accum_steps) if train_loader is not None else 1
+
+
+def horizon(cfg: dict, steps: int) -> int:
+    """The length of ``cfg``'s schedule when it comes from ``train.epochs``: epochs, or epochs * steps
+    for a per-step schedule."""
+    table = cfg.get("scheduler") or {}
+    interval = table.get("interval") or ("step" if str(table.get("name", "")).lower() == "onecycle" else "epoch")
+    return cfg["train"]["epochs"] * (steps if interval == "step" else 1)
+
+
+def build_scheduler(cfg: dict, optimizer, steps: int):
     """``(scheduler or None, interval, resolved table)``; T_max / total_steps / max_lr filled in when absent."""
     table = cfg.get("scheduler")
     if not table:
@@ -299,16 +306,15 @@ def build_scheduler(cfg: dict, optimizer, steps_per_epoch: int):
     cls = registry.lookup(registry.schedulers(), name, "scheduler.name", "scheduler")
     interval = table.get("interval") or ("step" if name == "onecycle" else "epoch")
     kw = _kwargs(table)
-    epochs = cfg["train"]["epochs"]
-    horizon = epochs if interval == "epoch" else epochs * steps_per_epoch
+    length = horizon(cfg, steps)
     if name == "cosine":
-        kw.setdefault("T_max", horizon)
+        kw.setdefault("T_max", length)
     elif name == "onecycle":
-        kw.setdefault("total_steps", horizon)
+        kw.setdefault("total_steps", length)
         kw.setdefault("max_lr", [g["lr"] for g in optimizer.param_groups] if cfg["optimizer"].get("lr_scale")
                       else cfg["optimizer"]["lr"])
     elif name == "polynomial":
-        kw.setdefault("total_iters", horizon)
+        kw.setdefault("total_iters", length)
     try:
         sched = cls(optimizer, **kw)
     except (TypeError, ValueError, KeyError) as e:
@@ -350,7 +356,7 @@ def build_callbacks(cfg: dict, run_dir: str, has_val: bool, quiet: bool = False)
     table = {**DEFAULT_CALLBACKS, **cfg.get("callbacks", {})}
     out = []
     fixed = {"checkpoint": {"dirpath": os.path.join(run_dir, "checkpoints")},
-             "csv_logger": {"filename": os.path.join(run_dir, "metrics.csv")},
+             "csv_logger": {"filename": os.path.join(run_dir, "metrics.csv"), "first_epoch": 1},
              "tensorboard": {"log_dir": os.path.join(run_dir, "tensorboard")}}
     for name, opts in table.items():
         if not opts.get("enabled", True) or name not in known or (name == "progress" and quiet):
@@ -374,7 +380,7 @@ def build_trainer(cfg: dict, model, data: DataBundle, run_dir: str, quiet: bool 
     from ..train import Trainer
     t = cfg["train"]
     optimizer = build_optimizer(cfg, model)
-    steps = math.ceil(len(data.train_loader) / t["grad_accum_steps"]) if data.train_loader is not None else 1
+    steps = steps_per_epoch(data.train_loader, t["grad_accum_steps"])
     scheduler, interval, sched_cfg = build_scheduler(cfg, optimizer, steps)
     callbacks = build_callbacks(cfg, run_dir, data.val_loader is not None, quiet)
     try:

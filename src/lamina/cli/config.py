@@ -3,7 +3,9 @@
 A config is a handful of tables (see ``configs/*.toml``)::
 
     [model]      name = "mlp" + the model's options, or layers = [{type = "Linear", ...}, ...]
-    [data]       name = "digits", batch_size, val_fraction, test_fraction, standardize, ...
+    [data]       name = "digits" (required: there is no default dataset), batch_size, val_fraction,
+                 test_fraction, standardize, ...; csv files: path, target, delimiter,
+                 header = true | false | "auto" (default: a first row that isn't numbers is a header)
     [[transforms]] type = "RandomCrop", size = 28, padding = 2      (training data only)
     [optimizer]  name = "adamw", lr = 1e-3 + the optimizer's options
                  lr_scale = {"bert.*" = 0.02}: parameters whose names match get lr * factor
@@ -22,7 +24,8 @@ Text data (``lamina.cli.text_data``) has its own [data] keys:
                                    max_chars, vocab = "text" | "ascii"
     name = "text_classification"   texts and labels (model: bert_classifier); path (CSV; default: the
                                    built-in topic sentences), text_column, label_column, delimiter,
-                                   header, tokenizer = "minilm" | a tokenizer.json, max_length
+                                   header (default "auto": a header row), tokenizer = "minilm" |
+                                   a tokenizer.json, max_length
 
 ``validate(cfg)`` checks every key against this schema (fixed tables) or against the
 signature of the class a ``name``/``type`` picks (model, layers, optimizer, ...). Any mistake
@@ -58,7 +61,8 @@ class Field:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         noun = {"int": "integer", "float": "number", "bool": "boolean (true or false)", "str": "string",
                 "str_list": "list of strings", "size": "positive integer or a list [height, width]",
-                "column": "column name (string) or index (integer)"}[self.kind]
+                "column": "column name (string) or index (integer)",
+                "header": "boolean (true or false) or \"auto\" (a first row that isn't numbers is a header)"}[self.kind]
         if self.kind in ("int", "float"):
             if self.lo == 0 and self.hi is None:
                 return f"a {'positive' if self.lo_open else 'non-negative'} {noun}"
@@ -80,6 +84,10 @@ class Field:
             return value
         if k == "bool":
             if not isinstance(value, bool):
+                raise bad
+            return value
+        if k == "header":
+            if not isinstance(value, bool) and value != "auto":
                 raise bad
             return value
         if k == "str":
@@ -136,7 +144,7 @@ def _fraction(default):
 SCHEMA = {
     "run": {"name": Field("str", optional=True), "dir": Field("str", "runs")},
     "data": {
-        "name": Field("str", "digits"), "root": Field("str", "data"), "path": Field("str", optional=True),
+        "name": Field("str"), "root": Field("str", "data"), "path": Field("str", optional=True),
         "targets_path": Field("str", optional=True), "target": Field("column", -1),
         "download": Field("bool", False), "as_images": Field("bool", False),
         "val_fraction": _fraction(0.1), "test_fraction": _fraction(0.2), "seed": _nonneg_int(0),
@@ -145,7 +153,7 @@ SCHEMA = {
         "task": Field("str", "classification", choices=("classification", "regression")),
         "n_samples": _pos_int(5000), "image_size": Field("size", optional=True),
         "mode": Field("str", "RGB", choices=("RGB", "L")), "delimiter": Field("str", ","),
-        "header": Field("bool", True), "limit": _pos_int(optional=True),
+        "header": Field("header", "auto"), "limit": _pos_int(optional=True),
         # text: char_lm (character-level language modelling) and text_classification
         "block_size": _pos_int(128), "stride": _pos_int(optional=True), "max_chars": _pos_int(optional=True),
         "vocab": Field("str", "text", choices=("text", "ascii")),
@@ -385,8 +393,7 @@ def _callbacks(table: dict) -> dict:
         opts = {k: v for k, v in value.items() if k != "enabled"}
         if "enabled" in value and not isinstance(value["enabled"], bool):
             raise ConfigError(f"{where}.enabled must be a boolean (true or false), got {value['enabled']!r}")
-        from .build import CALLBACK_FILLED
-        registry.check_kwargs(known[name], opts, where, skip=CALLBACK_FILLED)
+        registry.check_kwargs(known[name], opts, where, skip=registry.CALLBACK_FILLED)
         out[name] = {"enabled": value.get("enabled", True), **opts}
     return out
 
@@ -461,6 +468,8 @@ def _check_files(data: dict) -> None:
 
 
 def _data(table: dict) -> dict:
+    if "name" not in table:
+        raise ConfigError(f"[data] needs a name: the dataset to train on (valid: {', '.join(sorted(DATA_KEYS))})")
     data = _fixed("data", table)
     name = data["name"]
     if name not in DATA_KEYS:
@@ -492,6 +501,9 @@ def validate(cfg: dict, check_files: bool = True) -> dict:
     if "model" not in cfg:
         raise ConfigError("[model] is missing: give name = \"<zoo model>\" or layers = [...]")
     out["model"] = _model(_table(cfg, "model"))
+    if "data" not in cfg:
+        raise ConfigError("[data] is missing: give name = \"<dataset>\" (e.g. [data] name = \"digits\"; "
+                          f"valid: {', '.join(sorted(DATA_KEYS))})")
     data = _data(_table(cfg, "data"))
     if data["val_fraction"] + data["test_fraction"] >= 1:
         raise ConfigError(f"data.val_fraction + data.test_fraction must be below 1, got "

@@ -1,13 +1,15 @@
-"""The ``lamina`` command: ``lamina train|evaluate|predict|... [options]``.
+"""The ``lamina`` command: ``lamina train|evaluate|predict|generate|... [options]``.
 
 Each subcommand is a module of ``lamina.cli.commands`` listed in :data:`COMMANDS`. A command
-module has ``HELP`` (one line), ``configure(parser)`` (its arguments; cheap: no heavy imports)
-and ``run(args) -> int``. To add a command, write ``commands/<name>.py`` and add it here; a
-listed module that does not exist yet is skipped.
+module has ``HELP`` (one line), ``configure(parser)`` (its arguments; cheap: no heavy imports),
+``run(args) -> int`` and, optionally, ``help_epilog(argv)`` (text for ``--help`` that depends on
+the arguments, e.g. a run's input format). To add a command, write ``commands/<name>.py`` and
+add it here; a listed module that does not exist yet is skipped.
 
-Exit codes: 0 success; 2 a usage or config error (one line on stderr: ``lamina: error: ...``);
-1 a failure while running (one line too; ``--traceback`` or ``LAMINA_TRACEBACK=1`` shows the
-Python traceback); 130 interrupted.
+Errors and exit codes are the same for every command (``lamina.cli.errors``): one line on
+stderr, ``lamina: error: ...``; 2 for bad input of any kind (usage, config, data file,
+checkpoint), 1 for internal failures (``--traceback`` or ``LAMINA_TRACEBACK=1`` shows the Python
+traceback), 130 when interrupted.
 """
 from __future__ import annotations
 
@@ -17,19 +19,27 @@ import os
 import sys
 import warnings
 
-from .errors import CLIError, ConfigError
+from .errors import EXIT_CODES, CLIError, ConfigError, one_line
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "console_main", "main"]
 
 # command name -> module under lamina.cli.commands
 COMMANDS = {
     "train": "train",
     "evaluate": "evaluate",
     "predict": "predict",
+    "generate": "generate",
     "tune": "tune",
     "report": "report",
     "export": "export",
 }
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's one-line errors: ``lamina: error: <message> (see lamina train --help)``."""
+
+    def error(self, message):
+        self.exit(2, f"lamina: error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
 def _version() -> str:
@@ -49,33 +59,52 @@ def _command_modules() -> dict:
     return out
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _help_epilog(mod, argv) -> str | None:
+    """The command's argument-dependent help text, when --help is asked for (never an error)."""
+    fn = getattr(mod, "help_epilog", None)
+    if fn is None or not argv or not any(a in ("-h", "--help") for a in argv):
+        return None
+    try:
+        return fn([a for a in argv if a not in ("-h", "--help")])
+    except Exception:  # noqa: BLE001 - help must work whatever the arguments are
+        return None
+
+
+def build_parser(argv=None) -> argparse.ArgumentParser:
+    """The parser of every command; ``argv`` (optional) lets a command's --help describe its arguments."""
+    parser = _Parser(
         prog="lamina", description="lamina: train, evaluate and use neural networks from TOML configs.",
-        epilog="Run 'lamina COMMAND --help' for a command's options. Example: lamina train configs/mlp_digits.toml")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'lamina COMMAND --help' for a command's options. Example: lamina train configs/mlp_digits.toml"
+               "\n\n" + EXIT_CODES)
     parser.add_argument("--version", action="version", version=f"lamina {_version()}")
     parser.add_argument("--traceback", action="store_true", help="show the Python traceback of a failure")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    argv = list(argv or [])
+    chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, mod in _command_modules().items():
+        extra = _help_epilog(mod, argv[argv.index(chosen) + 1:]) if name == chosen else None
         p = sub.add_parser(name, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+                           formatter_class=argparse.RawDescriptionHelpFormatter, epilog=extra)
         mod.configure(p)
         p.set_defaults(_run=mod.run)
     return parser
 
 
-def _one_line(e: BaseException) -> str:
-    text = " ".join(str(e).split())
-    return text or type(e).__name__
+_one_line = one_line
 
 
 def _warning_line(message, category, filename, lineno, line=None) -> str:
     return f"lamina: warning: {_one_line(message) if isinstance(message, Warning) else message}\n"
 
 
-def main(argv=None) -> int:
-    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
-    parser = build_parser()
+def main(argv=None, main_process: bool = False) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit code.
+
+    ``main_process``: this is the ``lamina`` program's own process (the console script), so
+    process-wide settings such as malloc's thresholds are lamina's to make."""
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help, --version (0) or a usage error (2): argparse printed it
@@ -84,31 +113,54 @@ def main(argv=None) -> int:
         parser.print_help(sys.stderr)
         return 2
     show_tb = args.traceback or os.environ.get("LAMINA_TRACEBACK") not in (None, "", "0")
+    if main_process:  # the lamina program's own process: keep large freed arrays for reuse (lamina/_memory.py)
+        from .._memory import tune
+        tune()
     old_format = warnings.formatwarning
     warnings.formatwarning = _warning_line
     try:
         code = args._run(args)
         return 0 if code is None else int(code)
-    except ConfigError as e:
-        if show_tb:
-            raise
-        print(f"lamina: error: {_one_line(e)}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("lamina: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into `head`
         return 0
-    except Exception as e:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+    except Exception as e:  # noqa: BLE001 - every failure is one line, never a traceback
         if show_tb:
             raise
-        prefix = "" if isinstance(e, CLIError) else f"{type(e).__name__}: "
-        print(f"lamina: error: {prefix}{_one_line(e)}", file=sys.stderr)
-        return 1
+        code, message = _classify(e)
+        print(f"lamina: error: {message}", file=sys.stderr)
+        return code
     finally:
         warnings.formatwarning = old_format
-        sys.stdout.flush()
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:  # pragma: no cover
+            pass
+
+
+def _classify(e: Exception) -> tuple:
+    """``(exit code, message)`` of an exception that reached ``main``: bad input is 2, anything else 1."""
+    from ..io import CheckpointError
+    if isinstance(e, ConfigError):
+        return 2, one_line(e)
+    if isinstance(e, CheckpointError):  # a corrupt or mismatched checkpoint that no command caught first
+        return 2, one_line(e)
+    if isinstance(e, (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)):
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        return 2, f"{where}{e.strerror or one_line(e)}"
+    if isinstance(e, MemoryError):
+        return 1, "out of memory (try a smaller data.batch_size or model)"
+    if isinstance(e, CLIError):
+        return 1, one_line(e)
+    return 1, f"{type(e).__name__}: {one_line(e)} (an internal failure; --traceback shows where)"
+
+
+def console_main() -> None:
+    """The ``lamina`` console script: ``main`` in lamina's own process."""
+    sys.exit(main(main_process=True))
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    console_main()

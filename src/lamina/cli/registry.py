@@ -11,10 +11,26 @@ import inspect
 
 from .errors import ConfigError, closest, unknown_name
 
-__all__ = ["DATASETS", "callbacks", "check_kwargs", "layer_types", "losses", "lookup", "models", "optimizers",
-           "schedulers", "transforms"]
+__all__ = ["CALLBACK_FILLED", "DATASETS", "FILE_DATASETS", "RAW_INPUT", "callbacks", "check_kwargs", "layer_types",
+           "losses", "lookup", "models", "optimizers", "schedulers", "transforms"]
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "mnist1d", "image_folder", "csv", "npy")
+# datasets read from the user's own files: their arrays are raw input, as `predict` reads them
+FILE_DATASETS = ("csv", "npy")
+# What a raw input of each dataset looks like, and the dataset loader's own scaling (its arrays are
+# raw / divide_by). A run saves this in its preprocessing, so `predict` and `evaluate` take raw input.
+RAW_INPUT = {
+    "digits": (16.0, "pixel intensities 0..16 of an 8x8 digit, as sklearn.datasets.load_digits().data holds them"),
+    "mnist": (255.0, "grayscale pixels 0..255 of a 28x28 image, as in the MNIST IDX files"),
+    "fashion_mnist": (255.0, "grayscale pixels 0..255 of a 28x28 image, as in the Fashion-MNIST IDX files"),
+    "cifar10": (255.0, "RGB pixels 0..255 of a 3x32x32 image (channel-major), as in the CIFAR-10 binary files"),
+    "image_folder": (255.0, "pixels 0..255 of an image of the run's size (channel-major)"),
+    "mnist1d": (1.0, "signal values, as lamina.data.datasets.load_mnist1d gives them"),
+    "csv": (1.0, "the feature columns of the training CSV, unscaled (a column named like data.target is dropped)"),
+    "npy": (1.0, "features like the training .npy/.npz, unscaled"),
+}
+# Callback arguments the CLI fills in from the run directory (not settable in the config).
+CALLBACK_FILLED = ("dirpath", "filename", "log_dir", "logdir", "first_epoch")
 
 
 def lookup(table: dict, name, where: str, kind: str):

@@ -2,8 +2,9 @@
 
     runs/<name>/
       config.toml              the resolved config (defaults and inferred model arguments filled in)
-      preprocess.safetensors   input shape, class names, standardisation statistics (for predict)
-      metrics.csv              one row per epoch (CSVLogger)
+      preprocess.safetensors   the input pipeline: raw input -> model input (lamina.cli.pipeline)
+      tokenizer.json           the tokenizer of a text run
+      metrics.csv              one row per epoch, numbered from 1 (CSVLogger)
       tensorboard/             event files (when callbacks.tensorboard is on)
       checkpoints/best.safetensors   weights of the best epoch (monitor: val_loss by default)
       checkpoints/last.safetensors   the full training state: `lamina train ... --resume` continues it
@@ -20,10 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import tomlio
-from .errors import ConfigError
+from .build import build_model
+from .config import load_config, validate
+from .errors import ConfigError, one_line
+from .pipeline import Preprocess
 
-__all__ = ["CONFIG", "PREPROCESS", "TEST_METRICS", "LoadedRun", "find_checkpoint", "jsonable", "load_run",
-           "load_weights", "write_config", "write_json"]
+__all__ = ["CONFIG", "PREPROCESS", "TEST_METRICS", "LoadedRun", "dumps_json", "find_checkpoint", "jsonable",
+           "load_run", "load_run_config", "load_weights", "write_config", "write_json"]
 
 CONFIG, PREPROCESS, TEST_METRICS = "config.toml", "preprocess.safetensors", "test_metrics.json"
 CHECKPOINTS, BEST, LAST = "checkpoints", "best.safetensors", "last.safetensors"
@@ -55,9 +59,14 @@ def jsonable(v):
     return v
 
 
+def dumps_json(obj, indent: int | None = 2) -> str:
+    """Strict JSON of ``obj`` (``jsonable``: NaN and infinities become null, never a bare NaN)."""
+    return json.dumps(jsonable(obj), indent=indent, allow_nan=False)
+
+
 def write_json(path: str, obj) -> None:
     from ..io import atomic_write_text
-    atomic_write_text(path, json.dumps(jsonable(obj), indent=2) + "\n")
+    atomic_write_text(path, dumps_json(obj) + "\n")
 
 
 def find_checkpoint(path: str, prefer: str | None = "best") -> tuple:
@@ -95,16 +104,18 @@ def load_weights(model, checkpoint: str) -> str:
     from .. import io
     try:
         state = io.load(checkpoint)
-    except (io.CheckpointError, OSError, ValueError) as e:
-        raise ConfigError(f"cannot read checkpoint {checkpoint}: {' '.join(str(e).split())}") from None
+    except (io.CheckpointError, OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"cannot read checkpoint {checkpoint}: {one_line(e)}") from None
     kind = "weights"
     if isinstance(state, dict) and state.get("kind") == "lamina.training_state":
-        state, kind = state["model"], "training_state"
+        state, kind = state.get("model"), "training_state"
+    if not isinstance(state, dict):
+        raise ConfigError(f"checkpoint {checkpoint} holds no model weights (a state dict of tensors)")
     try:
         model.load_state_dict(state)
-    except (KeyError, ValueError, RuntimeError) as e:
+    except (KeyError, ValueError, RuntimeError, TypeError, AttributeError) as e:
         raise ConfigError(f"checkpoint {checkpoint} does not fit the model of the run's config: "
-                          f"{' '.join(str(e).split())}") from None
+                          f"{one_line(e)}") from None
     return kind
 
 
@@ -117,16 +128,21 @@ class LoadedRun:
     model: object
 
 
-def load_run(path: str, prefer: str | None = None) -> LoadedRun:
-    """The model of a finished (or running) run with its checkpoint's weights, in eval mode."""
-    from .build import build_model
-    from .config import load_config, validate
-    from .data import Preprocess
-    run_dir, ckpt = find_checkpoint(path, prefer)
+def load_run_config(run_dir: str) -> dict:
+    """The validated ``config.toml`` of a run directory (ConfigError when it is missing or broken)."""
     cfg_path = os.path.join(run_dir, CONFIG)
     if not os.path.isfile(cfg_path):
         raise ConfigError(f"{run_dir} has no {CONFIG}: is it a run directory written by lamina train?")
-    cfg = validate(load_config(cfg_path), check_files=False)
+    try:
+        return validate(load_config(cfg_path), check_files=False)
+    except ConfigError as e:
+        raise ConfigError(f"the run's {cfg_path} is not a valid config: {e}") from None
+
+
+def load_run(path: str, prefer: str | None = None) -> LoadedRun:
+    """The model of a finished (or running) run with its checkpoint's weights, in eval mode."""
+    run_dir, ckpt = find_checkpoint(path, prefer)
+    cfg = load_run_config(run_dir)
     pre = Preprocess.load(os.path.join(run_dir, PREPROCESS))
     model, _ = build_model(cfg["model"], pre.info)
     load_weights(model, ckpt)

@@ -22,75 +22,18 @@ info, so evaluating a run encodes text exactly as training did.
 """
 from __future__ import annotations
 
-import csv
-import os
-
 import numpy as np
 
-from .errors import ConfigError
+from .data import labels, run_labels, split_arrays
+from .errors import ConfigError, one_line
+from .pipeline import Preprocess
+from .readers import Table, read_rows
+from .tokenizers import TOKENIZER_FILE, load_tokenizer, save_tokenizer, wordpiece
 
 __all__ = ["TOKENIZER_FILE", "char_windows", "load_text_splits", "load_tokenizer", "read_text_table",
            "save_tokenizer", "encode_texts"]
 
-TOKENIZER_FILE = "tokenizer.json"
-
-
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e.args[0] if isinstance(e, KeyError) and e.args else e).split()) or type(e).__name__
-
-
-# ---------------------------------------------------------------- tokenizers
-def _wordpiece(spec: str, max_length: int):
-    """``(Tokenizer, path of its tokenizer.json)`` for data.tokenizer = 'minilm', a directory or a file."""
-    from ..text.tokenizer import Tokenizer
-    try:
-        if spec.strip().lower() == "minilm":
-            from ..text.pretrained import minilm_path
-            directory = minilm_path()
-            return Tokenizer.from_pretrained(directory, max_length=max_length), str(directory / TOKENIZER_FILE)
-        if os.path.isdir(spec):
-            if not os.path.isfile(os.path.join(spec, TOKENIZER_FILE)):
-                raise ConfigError(f"data.tokenizer: no {TOKENIZER_FILE} in {os.path.abspath(spec)}")
-            return Tokenizer.from_pretrained(spec, max_length=max_length), os.path.join(spec, TOKENIZER_FILE)
-        return Tokenizer.from_file(spec, model_max_length=max_length), spec
-    except ConfigError:
-        raise
-    except (ImportError, FileNotFoundError, ValueError) as e:
-        raise ConfigError(f"data.tokenizer: {_one_line(e)}") from None
-    except Exception as e:  # noqa: BLE001 - the tokenizers library raises plain Exceptions on a bad file
-        raise ConfigError(f"data.tokenizer: cannot read {spec} as a tokenizer.json: {_one_line(e)}") from None
-
-
-def save_tokenizer(tokenizer, info: dict, directory: str, source: str | None = None) -> str:
-    """Write the run's tokenizer as ``directory/tokenizer.json`` (a char vocabulary, or a copy of the
-    WordPiece ``tokenizer.json`` at ``source``); returns the path."""
-    from ..io import atomic_write_text
-    dest = os.path.join(directory, info["file"])
-    if info["kind"] == "char":
-        tokenizer.save(dest)
-    elif source is None or os.path.abspath(source) != os.path.abspath(dest):
-        if source is None:
-            raise ConfigError("cannot save the run's tokenizer: the path of its tokenizer.json is unknown")
-        with open(source, encoding="utf-8") as f:
-            atomic_write_text(dest, f.read())
-    return dest
-
-
-def load_tokenizer(info: dict, directory: str):
-    """``(tokenizer, its file)`` of a run from ``directory`` (the run directory)."""
-    path = os.path.join(directory, info["file"])
-    if not os.path.isfile(path):
-        raise ConfigError(f"the run's tokenizer is missing: {path} (written by lamina train beside "
-                          "preprocess.safetensors)")
-    try:
-        if info["kind"] == "char":
-            from ..models.gpt_data import CharTokenizer
-            return CharTokenizer.load(path), path
-        from ..text.tokenizer import Tokenizer
-        return Tokenizer.from_file(path, model_max_length=info.get("max_length"), pad_token=info.get("pad_token")), \
-            path
-    except (ImportError, ValueError, OSError) as e:
-        raise ConfigError(f"cannot load the run's tokenizer {path}: {_one_line(e)}") from None
+_one_line = one_line
 
 
 # ---------------------------------------------------------------- char_lm
@@ -158,42 +101,27 @@ def _char_lm(d: dict, tokenizer):
 
 
 # ---------------------------------------------------------------- text_classification
-def _column(spec, names, ncol: int, key: str, path: str) -> int:
-    if isinstance(spec, str):
-        if names is None or spec not in names:
-            raise ConfigError(f"data.{key}: column {spec!r} not found in {path} (columns: "
-                              f"{', '.join(names) if names else 'no header row; give a column index'})")
-        return names.index(spec)
-    if not -ncol <= spec < ncol:
-        raise ConfigError(f"data.{key}: column index {spec} is out of range for {ncol} columns")
-    return spec % ncol
-
-
-def read_text_table(path: str, text_column, label_column=None, delimiter: str = ",", header: bool = True,
+def read_text_table(path: str, text_column, label_column=None, delimiter: str = ",", header="auto",
                     where: str = "data.path"):
-    """``(texts, labels or None)`` from a CSV file (quoted fields may hold the delimiter and newlines)."""
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = [r for r in csv.reader(f, delimiter=delimiter) if r]
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{where}: {path} is not UTF-8 text ({_one_line(e)})") from None
-    except (OSError, csv.Error) as e:
-        raise ConfigError(f"{where}: cannot read {path} as a table separated by {delimiter!r}: {_one_line(e)}") \
-            from None
-    names = [c.strip() for c in rows[0]] if header and rows else None
-    rows = rows[1:] if header else rows
+    """``(texts, labels or None)`` from a CSV file (quoted fields may hold the delimiter and newlines),
+    read by the one CSV reader (``lamina.cli.readers``). ``header = "auto"`` is a header row: names
+    can't be told from texts by looking (give ``header = false`` for a file without one)."""
+    rows, lines = read_rows(path, delimiter, where)
+    if header == "auto":
+        header = True
+    names = [c.strip() for c in rows[0]] if header else None
+    if header:
+        rows, lines = rows[1:], lines[1:]
     if not rows:
         raise ConfigError(f"{where}: {path} has no rows of data")
-    ncol = len(names) if names else len(rows[0])
-    bad = next((i for i, r in enumerate(rows) if len(r) != ncol), None)
-    if bad is not None:
-        raise ConfigError(f"{where}: row {bad + 1 + bool(header)} of {path} has {len(rows[bad])} fields, expected "
-                          f"{ncol} (quote texts that hold the delimiter {delimiter!r})")
-    t = _column(text_column, names, ncol, "text_column", path)
+    cells = np.empty((len(rows), len(rows[0])), dtype=object)
+    cells[:] = rows
+    table = Table(names, cells, np.asarray(lines))
+    t = table.column(text_column, "data.text_column", path)
     texts = [r[t] for r in rows]
     if label_column is None:
         return texts, None
-    lab = _column(label_column, names, ncol, "label_column", path)
+    lab = table.column(label_column, "data.label_column", path)
     if lab == t:
         raise ConfigError("data.label_column and data.text_column name the same column")
     return texts, np.asarray([r[lab].strip() for r in rows])
@@ -206,28 +134,10 @@ def encode_texts(tokenizer, texts: list, max_length: int) -> np.ndarray:
     return tokenizer(texts, padding=True, truncation=True, max_length=max_length)["input_ids"].astype(np.int64)
 
 
-def _named_labels(y: np.ndarray, classes: list, path: str) -> np.ndarray:
-    """Labels of a trained run's classes: class names map to their index; integers stay."""
-    index = {c: i for i, c in enumerate(classes)}
-    if all(str(v) in index for v in y):
-        return np.asarray([index[str(v)] for v in y], dtype=np.int64)
-    try:
-        out = y.astype(np.int64)
-    except ValueError:
-        bad = next(str(v) for v in y if str(v) not in index)
-        raise ConfigError(f"data.path: label {bad!r} in {path} is not one of the run's classes "
-                          f"({', '.join(classes)})") from None
-    if out.size and (out.min() < 0 or out.max() >= len(classes)):
-        raise ConfigError(f"data.path: label {int(out.max())} in {path} is out of range for the run's "
-                          f"{len(classes)} classes")
-    return out
-
-
-def _text_classification(d: dict, tokenizer, source, classes=None):
-    from .build import split_arrays
-    from .data import _labels
+def _text_classification(d: dict, tokenizer, source, run_info=None):
+    classes = run_info.get("classes") if run_info is not None else None
     if tokenizer is None:
-        tokenizer, source = _wordpiece(d["tokenizer"], d["max_length"])
+        tokenizer, source = wordpiece(d["tokenizer"], d["max_length"])
     path, test = d.get("path"), None
     if path is None:
         from ..text.datasets import TOPIC_CLASSES, topic_sentences
@@ -236,10 +146,10 @@ def _text_classification(d: dict, tokenizer, source, classes=None):
         test = (encode_texts(tokenizer, texts_te, d["max_length"]), y_te)
     else:
         texts, y = read_text_table(path, d["text_column"], d["label_column"], d["delimiter"], d["header"])
-    if classes is not None and path is not None:  # a trained run's classes: read labels by their names
-        y = _named_labels(y, classes, path)
+    if run_info is not None and path is not None:  # a trained run's classes: read labels by their names
+        y = run_labels(y, run_info, f"data.path: {path}")
     else:
-        y, found = _labels(y, "classification", classes)
+        y, found = labels(y, "classification", classes)
         classes = classes if classes is not None else found
     x = encode_texts(tokenizer, texts, d["max_length"])
     train, val, test = split_arrays({**d, "task": "classification"}, {"train": (x, y), "test": test})
@@ -257,14 +167,12 @@ def load_text_splits(d: dict, preprocess=None):
     """``((train, val, test), Preprocess)`` for a text [data] table; ``preprocess`` (a trained run's)
     supplies the tokenizer and the info instead of building new ones. Splits are ``(x, y)`` pairs
     of int64 arrays, or None when empty."""
-    from .data import Preprocess
     tok = preprocess.tokenizer if preprocess is not None else None
     src = preprocess.tokenizer_source if preprocess is not None else None
     if d["name"] == "char_lm":
         splits, tok, src, info = _char_lm(d, tok)
     else:
-        classes = preprocess.info.get("classes") if preprocess is not None else None
-        splits, tok, src, info = _text_classification(d, tok, src, classes)
+        splits, tok, src, info = _text_classification(d, tok, src, None if preprocess is None else preprocess.info)
     if preprocess is not None:
         info = dict(preprocess.info)
     else:

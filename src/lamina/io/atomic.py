@@ -51,6 +51,13 @@ def _fsync_file(path: str) -> None:
         os.close(fd)
 
 
+def _chmod(path: str) -> None:
+    try:
+        os.chmod(path, _FILE_MODE)
+    except OSError:  # pragma: no cover - filesystems without permissions
+        pass
+
+
 def _temp_name(path: str) -> tuple[str, str]:
     path = os.path.abspath(os.fspath(path))
     directory = os.path.dirname(path)
@@ -58,10 +65,7 @@ def _temp_name(path: str) -> tuple[str, str]:
         raise FileNotFoundError(f"cannot write {path!r}: directory {directory!r} does not exist")
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     os.close(fd)
-    try:
-        os.chmod(tmp, _FILE_MODE)
-    except OSError:  # pragma: no cover - filesystems without permissions
-        pass
+    _chmod(tmp)
     return path, tmp
 
 
@@ -85,6 +89,7 @@ def atomic_path(path):
     path, tmp = _temp_name(path)
     try:
         yield tmp
+        _chmod(tmp)  # a writer that recreated the file (safetensors writes 0600) gets the usual mode back
         _fsync_file(tmp)
         _commit(tmp, path)
     except BaseException:

@@ -5,7 +5,10 @@
       loss.png                 training and validation loss per epoch
       metrics.png              each metric, training and validation
       lr.png                   the learning rate per epoch
-      confusion_matrix.png     test split, best weights (classification runs)
+      confusion_matrix.png     test split, the same weights as test_metrics.json (classification runs)
+
+Everything is computed before anything is written, and a plot that can't be drawn this time
+(no test split, a broken checkpoint) is removed, so the page never shows a stale picture.
 """
 from __future__ import annotations
 
@@ -22,24 +25,38 @@ __all__ = ["build_report", "confusion_matrix", "write_index"]
 REPORT = "report"
 
 
-def confusion_matrix(run_dir: str) -> tuple:
-    """``(cm, class names, note)``: from test_metrics.json when it holds one, else by evaluating the
-    run's best checkpoint on its test split. ``cm`` is None (and ``note`` says why) when there is none."""
+def _test_metrics(run_dir: str) -> dict:
     from ..cli import rundir
     path = os.path.join(run_dir, rundir.TEST_METRICS)
-    if os.path.isfile(path):
+    if not os.path.isfile(path):
+        return {}
+    try:
         with open(path, encoding="utf-8") as f:
-            stored = json.load(f).get("metrics", {}).get("confusion_matrix")
-        if isinstance(stored, list) and stored and isinstance(stored[0], list):
-            return np.asarray(stored), None, "from test_metrics.json"
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def confusion_matrix(run_dir: str) -> tuple:
+    """``(cm, class names, note)``: from test_metrics.json when it holds one, else by evaluating on the
+    run's test split the same weights its test_metrics.json was computed with ('best' or 'last'; without
+    that file, the run's train.final_weights), so the matrix agrees with the test accuracy the index
+    shows. ``cm`` is None (and ``note`` says why) when there is none."""
+    from ..cli import rundir
+    tested = _test_metrics(run_dir)
+    stored = tested.get("metrics", {}).get("confusion_matrix") if isinstance(tested.get("metrics"), dict) else None
+    if isinstance(stored, list) and stored and isinstance(stored[0], list):
+        return np.asarray(stored), None, "from test_metrics.json"
     from ..cli import build, config
     from ..cli.errors import ConfigError
     from ..data import DataLoader
     from ..metrics import ConfusionMatrix
     from ..optim import SGD
     from ..train import Trainer
+    weights = tested.get("weights") if tested.get("weights") in ("best", "last") else None
     try:
-        loaded = rundir.load_run(run_dir, prefer="best")
+        loaded = rundir.load_run(run_dir, prefer=weights)
     except ConfigError as e:
         return None, None, f"no confusion matrix: {e}"
     info = loaded.preprocess.info
@@ -58,16 +75,16 @@ def confusion_matrix(run_dir: str) -> tuple:
     metric = ConfusionMatrix(num_classes=info.get("num_classes"))
     metric.update(logits, test[1])
     which = os.path.basename(loaded.checkpoint).split(".")[0]
+    if weights is not None and which != weights:
+        return None, None, (f"no confusion matrix: test_metrics.json was computed with the {weights} weights, "
+                            f"which are missing from {os.path.dirname(loaded.checkpoint)}")
     return metric.compute(), info.get("classes"), f"test split, {which} weights ({len(test[0])} samples)"
 
 
 def _final_rows(history: dict, run_dir: str) -> list:
     """``(name, last epoch, best epoch, test)`` for the loss and every metric."""
-    test = {}
-    path = os.path.join(run_dir, "test_metrics.json")
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8") as f:
-            test = json.load(f).get("metrics", {})
+    test = _test_metrics(run_dir).get("metrics", {})
+    test = test if isinstance(test, dict) else {}
     rows = []
     for name in ["loss"] + plots.metric_names(history):
         for key in (name, "val_" + name):
@@ -116,32 +133,49 @@ figure{{display:inline-block;margin:1em}} img{{max-width:520px}} .note{{color:#6
 
 def build_report(run_dir: str, out_dir: str | None = None, confusion: bool = True) -> dict:
     """Write the run's plots and index.html into ``out_dir`` (default ``run_dir/report``);
-    return ``{'index': path, 'images': {caption: path}, 'notes': [...]}``."""
+    return ``{'index': path, 'images': {caption: path}, 'notes': [...]}``.
+
+    Everything is read and computed first (a bad run directory writes nothing); a plot of an earlier
+    report that is not drawn this time is deleted."""
     from ..cli.errors import ConfigError
     csv_path = os.path.join(run_dir, "metrics.csv")
     if not os.path.isdir(run_dir):
         raise ConfigError(f"run directory not found: {run_dir}")
     if not os.path.isfile(csv_path):
         raise ConfigError(f"{run_dir} has no metrics.csv: is it a run directory written by lamina train?")
-    history = plots.read_metrics(csv_path)
+    try:
+        history = plots.read_metrics(csv_path)
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ConfigError(f"cannot read {csv_path}: {' '.join(str(e).split())}") from None
     if not history or not history.get("epoch"):
         raise ConfigError(f"{csv_path} has no epochs yet")
-    out_dir = out_dir or os.path.join(run_dir, REPORT)
-    os.makedirs(out_dir, exist_ok=True)
-    images, notes = {}, []
-    jobs = [("loss", "loss.png", plots.plot_losses), ("metrics", "metrics.png", plots.plot_metrics),
-            ("learning rate", "lr.png", plots.plot_lr)]
-    for caption, name, fn in jobs:
-        if fn(history, os.path.join(out_dir, name)) is not None:
-            images[caption] = name
+    notes = []
+    cm = classes = None
     if confusion:
         cm, classes, note = confusion_matrix(run_dir)
-        if cm is not None:
-            plots.plot_confusion(cm, os.path.join(out_dir, "confusion_matrix.png"), classes,
-                                 title=f"confusion matrix ({note})")
-            images["confusion matrix"] = "confusion_matrix.png"
-        else:
+        if cm is None:
             notes.append(note)
+    tested = _test_metrics(run_dir)
+    if tested.get("weights") in ("best", "last"):
+        notes.append(f"test metrics: the {tested['weights']} weights on the test split ({tested.get('num_samples')} "
+                     "samples), as in test_metrics.json" + ("; the confusion matrix uses the same weights"
+                                                           if cm is not None else ""))
+    rows = _final_rows(history, run_dir)
+    out_dir = out_dir or os.path.join(run_dir, REPORT)
+    os.makedirs(out_dir, exist_ok=True)
+    images = {}
+    jobs = [("loss", "loss.png", lambda p: plots.plot_losses(history, p)),
+            ("metrics", "metrics.png", lambda p: plots.plot_metrics(history, p)),
+            ("learning rate", "lr.png", lambda p: plots.plot_lr(history, p))]
+    if cm is not None:
+        jobs.append((f"confusion matrix ({note})", "confusion_matrix.png",
+                     lambda p: plots.plot_confusion(cm, p, classes, title=f"confusion matrix ({note})")))
+    for caption, name, fn in jobs:
+        if fn(os.path.join(out_dir, name)) is not None:
+            images[caption] = name
+    for name in ("loss.png", "metrics.png", "lr.png", "confusion_matrix.png"):  # stale plots of an earlier report
+        if name not in images.values() and os.path.isfile(os.path.join(out_dir, name)):
+            os.remove(os.path.join(out_dir, name))
     title = f"lamina run {os.path.basename(os.path.normpath(os.path.abspath(run_dir)))}"
-    index = write_index(out_dir, title, images, _final_rows(history, run_dir), notes)
+    index = write_index(out_dir, title, images, rows, notes)
     return {"index": index, "images": {c: os.path.join(out_dir, f) for c, f in images.items()}, "notes": notes}

@@ -54,8 +54,11 @@ def _all_nan(values) -> bool:
 
 
 def _epochs(history: dict) -> np.ndarray:
+    """The epoch numbers, 1-based as the progress lines count (metrics.csv of ``lamina train`` numbers
+    epochs from 1; a file numbered from 0, as Keras' CSVLogger writes, is shifted)."""
     n = max(len(v) for v in history.values())
-    return np.asarray(history.get("epoch", range(n)), dtype=float) + 1  # 1-based on the axis
+    x = np.asarray(history.get("epoch", range(n)), dtype=float)
+    return x + 1 if len(x) and np.nanmin(x) == 0 else x
 
 
 def _curves(ax, history: dict, key: str, label: str) -> None:
@@ -108,7 +111,9 @@ def plot_metrics(history: dict, path: str, names=None) -> str | None:
 
 
 def plot_lr(history: dict, path: str) -> str | None:
-    """The learning rate at each epoch's end (log scale when it spans more than a decade); None without lr."""
+    """The learning rate of each epoch, every epoch shown: a log scale when it spans more than a
+    decade, symlog (linear near 0) when it also reaches 0 (a cosine schedule's last epoch), so no
+    point falls off the plot; None without lr."""
     if "lr" not in history or _all_nan(history["lr"]):
         return None
     plt = _plt()
@@ -117,7 +122,10 @@ def plot_lr(history: dict, path: str) -> str | None:
     ax.plot(_epochs(history), lr, "-o", markersize=3)
     pos = lr[np.isfinite(lr) & (lr > 0)]
     if len(pos) and pos.max() / pos.min() > 10:
-        ax.set_yscale("log")
+        if np.any(np.isfinite(lr) & (lr <= 0)):
+            ax.set_yscale("symlog", linthresh=float(pos.min()))
+        else:
+            ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("learning rate")
     ax.set_title("learning rate")

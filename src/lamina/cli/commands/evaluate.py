@@ -1,7 +1,6 @@
 """``lamina evaluate RUN``: the loss and metrics of a trained model on a data split or a data file."""
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
@@ -10,17 +9,23 @@ from ..errors import ConfigError
 
 HELP = "evaluate a trained model (loss and metrics) on a split or a data file"
 DESCRIPTION = """\
-Evaluate a run's model (its best checkpoint, or the given checkpoint file) on a split of the
-run's data, on the [data] of another config, or on a whole data file (.csv, .npy, .npz, or
-an image folder with one subfolder per class; for a text run, a text file (char_lm) or a CSV
-of texts and labels (text_classification)). The run's preprocessing (standardisation, image
-size, its tokenizer) is applied; the metrics are the run's [metrics]. A language model also
-reports bits_per_char and perplexity (from the loss, in nats per character).
+Evaluate a run's model (its final weights, or the given checkpoint file) on a split of the
+run's data, on the [data] of another config, or on a whole data file: a .csv (features and a
+label column: the run's target column for a csv run, else the last one), a .npy/.npz (an .npz
+with arrays x and y), or an image folder with one subfolder per class; for a text run, a text
+file (char_lm) or a CSV of texts and labels (text_classification).
+
+A data file is raw input, read by the same reader as predict and training (a header row is
+detected; --header/--no-header or --set data.header=... decide it), and goes through the run's
+whole input pipeline (the dataset's scaling, standardisation, image size, tokenizer). Labels
+are the run's class names or indices. NaN/Inf features are refused, naming the line and column
+(--allow-nonfinite evaluates them anyway; non-finite results are null in --json). The metrics
+are the run's [metrics]; a language model also reports bits_per_char and perplexity.
 
 examples:
-  lamina evaluate runs/mlp_digits                     # test split, best weights
+  lamina evaluate runs/mlp_digits                     # test split, final weights
   lamina evaluate runs/mlp_digits --split val --json
-  lamina evaluate runs/mlp_digits/checkpoints/last.safetensors --data more_digits.csv
+  lamina evaluate runs/mlp_digits/checkpoints/last.safetensors --data more_digits.csv --no-header
 """
 
 
@@ -30,21 +35,31 @@ def configure(p) -> None:
                    help="a TOML config whose [data] to use, or a data file/folder to evaluate as a whole")
     p.add_argument("--split", choices=("test", "val", "train"), default="test", help="which split (default: test)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a value of the run's config (e.g. data.eval_batch_size=256)")
+                   help="override a value of the run's config (e.g. data.eval_batch_size=256, data.header=false)")
     p.add_argument("--batch-size", type=int, metavar="N", help="evaluation batch size")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--header", dest="header", action="store_true", default=None,
+                   help="the --data CSV's first row is a header (default: detected)")
+    p.add_argument("--no-header", dest="header", action="store_false", help="the --data CSV has no header row")
+    p.add_argument("--allow-nonfinite", action="store_true",
+                   help="evaluate rows with NaN/Inf features instead of refusing the file")
+    p.add_argument("--json", action="store_true", help="print the result as JSON (non-finite numbers as null)")
 
 
+_SETTABLE = ("data", "metrics", "loss")
 _FILE_KINDS = {".csv": "csv", ".tsv": "csv", ".npy": "npy", ".npz": "npy"}
 
 
-def _data_config(cfg: dict, spec: str | None) -> tuple:
+def _data_config(cfg: dict, spec: str | None, header) -> tuple:
     """``(cfg with the data to use, whole_file)``."""
     from .. import config
+    data_header = cfg["data"].get("header")  # --set data.header=... on a run whose data has no such key
     if spec is None:
+        if header is not None:
+            raise ConfigError("--header/--no-header are for a --data CSV file")
         return cfg, False
     if not os.path.exists(spec):
         raise ConfigError(f"--data: file not found: {os.path.abspath(spec)}")
+    header = header if header is not None else (data_header if data_header is not None else "auto")
     if spec.endswith(".toml"):
         other = config.load_config(spec)
         if "data" not in other:
@@ -58,6 +73,8 @@ def _data_config(cfg: dict, spec: str | None) -> tuple:
                               + ("a text file" if name == "char_lm" else "a CSV file of texts and labels"))
         d = {k: v for k, v in cfg["data"].items() if k != "limit"}
         d.update(path=spec, val_fraction=0.0, test_fraction=0.0)
+        if name == "text_classification":
+            d["header"] = header
         if spec.lower().endswith(".tsv"):
             d["delimiter"] = "\t"
         return dict(cfg, data=d), True
@@ -70,33 +87,50 @@ def _data_config(cfg: dict, spec: str | None) -> tuple:
         if ext not in _FILE_KINDS:
             raise ConfigError(f"--data: don't know how to read {spec} (use .csv, .npy, .npz, a folder of images, "
                               "or a .toml config)")
+        if ext == ".npy":
+            raise ConfigError(f"--data: {spec} holds features only; evaluate needs labels: give an .npz with arrays "
+                              "x and y, or a .csv with a label column (lamina predict takes features alone)")
         d.update(name=_FILE_KINDS[ext], path=spec)
-        if ext == ".tsv":
-            d["delimiter"] = "\t"
+        if d["name"] == "csv":
+            d["header"] = header
+            for key in ("target", "delimiter"):
+                if key in cfg["data"]:
+                    d[key] = cfg["data"][key]
+            if ext == ".tsv":
+                d["delimiter"] = "\t"
+        elif header not in (None, "auto"):
+            raise ConfigError(f"--header/--no-header are for CSV files, not {spec}")
     return dict(cfg, data=d), True
 
 
 def run(args) -> int:
-    from ...train import Trainer
+    from ...data import DataLoader
     from ...optim import SGD
+    from ...train import Trainer
     from .. import build, config, rundir
+    if args.batch_size is not None and args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    for item in args.overrides:  # the run's model and training are what they are: only data, metrics, loss apply
+        section = item.partition("=")[0].strip().split(".")[0]
+        if section not in _SETTABLE:
+            raise ConfigError(f"--set {item.partition('=')[0].strip()}: evaluate uses the run's trained model; only "
+                              f"[{'], ['.join(_SETTABLE)}] settings apply to an evaluation")
     loaded = rundir.load_run(args.target)
     cfg = config.apply_overrides(loaded.cfg, args.overrides)
-    cfg, whole = _data_config(cfg, args.data)
+    cfg, whole = _data_config(cfg, args.data, args.header)
     if whole and cfg["data"]["name"] == "image_folder" and loaded.preprocess.info.get("image"):
         mode, size = loaded.preprocess.info["image"]
         cfg["data"].update(mode=mode, image_size=size)
     cfg = config.validate(cfg)
     if args.batch_size is not None:
-        if args.batch_size < 1:
-            raise ConfigError(f"--batch-size must be a positive integer, got {args.batch_size}")
         cfg["data"]["eval_batch_size"] = args.batch_size
-    data = build.build_data(cfg, preprocess=loaded.preprocess)
-    split = "train" if whole else args.split
-    pair = dict(zip(("train", "val", "test"), data.arrays))[split]
+    data = build.build_data(cfg, preprocess=loaded.preprocess, allow_nonfinite=args.allow_nonfinite,
+                            hint=" (pass --allow-nonfinite to evaluate such rows anyway)")
+    split = "all" if whole else args.split
+    # a whole file is split with no val/test part: all of its rows are the "train" part
+    pair = data.arrays[0] if whole else dict(zip(("train", "val", "test"), data.arrays))[split]
     if pair is None or len(pair[0]) == 0:
         raise ConfigError(f"the {split} split is empty (data.{'val' if split == 'val' else 'test'}_fraction = 0?)")
-    from ...data import DataLoader
     loader = DataLoader(build._tensors(*pair), batch_size=cfg["data"]["eval_batch_size"])
     info = loaded.preprocess.info
     trainer = Trainer(loaded.model, build.build_loss(cfg, info), SGD(loaded.model.parameters(), lr=0.0),
@@ -107,11 +141,12 @@ def run(args) -> int:
         metrics = per_char_summary(metrics)
     result = {"run": loaded.run_dir, "checkpoint": loaded.checkpoint,
               "data": args.data if whole else cfg["data"]["name"], "split": split, "num_samples": len(pair[0]),
-              "metrics": rundir.jsonable(metrics)}
+              "metrics": metrics}
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(rundir.dumps_json(result))
     else:
-        print(f"{result['data']} {split} ({len(pair[0])} samples), weights {loaded.checkpoint}")
+        what = "the whole file" if whole else f"{split} split"
+        print(f"{result['data']}, {what} ({len(pair[0])} samples), weights {loaded.checkpoint}")
         width = max(len(k) for k in metrics)
         for k, v in metrics.items():
             print(f"  {k:<{width}}  {float(v):.6f}" if np.ndim(v) == 0 else f"  {k:<{width}}  {np.asarray(v).tolist()}")

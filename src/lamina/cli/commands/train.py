@@ -13,17 +13,27 @@ DESCRIPTION = """\
 Train a model from a TOML config (see configs/*.toml) into a run directory:
 
   runs/<name>/config.toml           the resolved config
-  runs/<name>/metrics.csv           one row per epoch
+  runs/<name>/metrics.csv           one row per epoch (epochs numbered from 1, as the progress lines)
   runs/<name>/checkpoints/          best.safetensors (weights), last.safetensors (resumable state)
   runs/<name>/tensorboard/          event files, when [callbacks] tensorboard = true
   runs/<name>/test_metrics.json     the test split's metrics after training
+  runs/<name>/preprocess.safetensors  the input pipeline (raw input -> model input) predict applies
 
-The whole config is checked before any work starts. <name> is --name, [run] name, or the
-config file's name (with -2, -3, ... added when that run directory is taken).
+Everything is checked before anything is written: the config, the data, the model against the
+data and, with --resume, the run's config, preprocessing and checkpoint (loaded into the new
+model): a failure (exit code 2) leaves the run directory byte-for-byte as it was. <name> is
+--name, [run] name, or the config file's name, with -2, -3, ... added when that run directory
+is taken (--run-dir is used as given; --resume continues the named run).
+
+--resume --set train.epochs=N: a schedule whose length came from train.epochs (cosine T_max,
+onecycle total_steps, polynomial total_iters) is recomputed for N epochs as if the run had been
+configured so from the start, and continues from that schedule's learning rate at the current
+step (a notice says which); other schedules just continue. The input pipeline ([data] name,
+standardize, image size, tokenizer, ...) can't change on resume.
 
 Text: configs/gpt_char.toml trains a character-level GPT (data.name = "char_lm", the run directory
-also holds tokenizer.json); configs/bert_text.toml fine-tunes MiniLM on topic sentences
-(data.name = "text_classification").
+also holds tokenizer.json; sample from it with lamina generate); configs/bert_text.toml
+fine-tunes MiniLM on topic sentences (data.name = "text_classification").
 
 examples:
   lamina train configs/mlp_digits.toml
@@ -46,15 +56,15 @@ def configure(p) -> None:
 
 
 def _run_dir(args, cfg: dict) -> str:
-    config_is_run = os.path.isdir(args.config)
+    """--run-dir as given; a run directory given as CONFIG with --resume; else <run.dir>/<name>, with
+    -2, -3, ... added when that directory is taken (not with --resume: that continues it)."""
     if args.run_dir:
         return args.run_dir
-    if config_is_run and args.resume and not args.name:
+    if os.path.isdir(args.config) and args.resume and not args.name:
         return args.config
-    explicit = args.name or cfg["run"].get("name")
-    name = explicit or os.path.splitext(os.path.basename(os.path.normpath(args.config)))[0]
+    name = args.name or cfg["run"].get("name") or os.path.splitext(os.path.basename(os.path.normpath(args.config)))[0]
     path = os.path.join(cfg["run"]["dir"], name)
-    if args.resume or explicit or not _taken(path):
+    if args.resume or not _taken(path):
         return path
     i = 2
     while _taken(f"{path}-{i}"):
@@ -66,28 +76,70 @@ def _taken(path: str) -> bool:
     return os.path.isdir(path) and bool(os.listdir(path))
 
 
+# [data] keys that shape the run's input pipeline or its vocabulary: fixed once the run has trained
+_PIPELINE_KEYS = ("name", "standardize", "as_images", "image_size", "mode", "target", "task", "vocab", "block_size",
+                  "tokenizer", "max_length")
+
+
+def _same_pipeline(cfg: dict, old: dict, run_dir: str) -> None:
+    for key in _PIPELINE_KEYS:
+        a, b = cfg["data"].get(key), old["data"].get(key)
+        if a != b:
+            raise ConfigError(f"data.{key} = {a!r} but the run {run_dir} was trained with {b!r}: the input pipeline "
+                              "of a run is fixed once it has trained; start a new run (another --name) instead")
+
+
 def run(args) -> int:
     from ... import backend
-    from .. import build, config, rundir
+    from .. import build, config, resume, rundir
+    from ..pipeline import Preprocess
     raw = config.apply_overrides(config.load_config(args.config), args.overrides)
     cfg = config.validate(raw)
     run_dir = _run_dir(args, cfg)
     last = os.path.join(run_dir, rundir.CHECKPOINTS, rundir.LAST)
-    resume = args.resume and os.path.isfile(last)
+    resuming = args.resume and os.path.isfile(last)
     if not args.resume and _taken(run_dir):
         raise ConfigError(f"run directory {run_dir} already exists; pass --resume to continue it, or choose "
                           "another --name / --run-dir")
-    if args.resume and not resume and not args.quiet:
-        print(f"lamina: no checkpoint in {os.path.dirname(last)}: starting the run from scratch", file=sys.stderr)
     _check_device(cfg["train"]["device"])
 
+    # everything is checked before anything is written: config, data, model, the run's pipeline and
+    # the checkpoint (loaded into the trainer now); a failure leaves the run directory as it was
+    old_cfg = pre = None
+    if resuming:
+        old_cfg = rundir.load_run_config(run_dir)
+        pre = Preprocess.load(os.path.join(run_dir, rundir.PREPROCESS))
+        _same_pipeline(cfg, old_cfg, run_dir)
     backend.manual_seed(cfg["train"]["seed"])
     np.random.seed(cfg["train"]["seed"])
-    data = build.build_data(cfg, preprocess=_run_tokenizer(cfg, run_dir) if resume else None)
+    data = build.build_data(cfg, preprocess=pre)
+    steps = build.steps_per_epoch(data.train_loader, cfg["train"]["grad_accum_steps"])
+    if resuming:
+        resume.derive_horizon_again(cfg, old_cfg, steps)
     model, cfg["model"] = build.build_model(cfg["model"], data.info, check_batch=data.sample_inputs)
     trainer, sched = build.build_trainer(cfg, model, data, run_dir, quiet=args.quiet)
     if sched is not None:
         cfg["scheduler"] = sched
+    key = build.HORIZON.get(str((sched or {}).get("name", "")).lower())
+    fresh_length = None if key is None or trainer.scheduler is None else getattr(trainer.scheduler, key, None)
+    extra, done_before = [], 0
+    if resuming:
+        resume.load_checkpoint(trainer, data, last)
+        done_before = resume.epochs_done(trainer)
+        best = os.path.join(run_dir, rundir.CHECKPOINTS, rundir.BEST)
+        if cfg["train"]["final_weights"] == "best" and os.path.isfile(best):
+            rundir.load_weights(model, best)  # the test split will be scored with it: check it now (fit
+            # loads the training state again, so the model starts from the last checkpoint all the same)
+        tested = data.test_loader is None or os.path.isfile(os.path.join(run_dir, rundir.TEST_METRICS))
+        if done_before >= cfg["train"]["epochs"] and tested:
+            if not args.quiet:
+                print(f"{run_dir} has trained {done_before} epochs (train.epochs = {cfg['train']['epochs']}): "
+                      "nothing to do; raise train.epochs to train it further")
+            return 0
+        update = resume.plan(cfg, old_cfg, trainer, model, steps, fresh_length, args.quiet)
+        extra = [update] if update is not None else []
+    elif args.resume and not args.quiet:
+        print(f"lamina: no checkpoint in {os.path.dirname(last)}: starting the run from scratch", file=sys.stderr)
     if args.check:
         print(f"config OK: {model.__class__.__name__} with {sum(p.numel() for p in model.parameters())} parameters, "
               f"{data.info['num_train']} training samples; run directory would be {run_dir}")
@@ -95,31 +147,21 @@ def run(args) -> int:
 
     os.makedirs(run_dir, exist_ok=True)
     rundir.write_config(run_dir, cfg)
-    data.preprocess.save(os.path.join(run_dir, rundir.PREPROCESS))
+    if not resuming:
+        data.preprocess.save(os.path.join(run_dir, rundir.PREPROCESS))
     if not args.quiet:
         n_params = sum(p.numel() for p in model.parameters())
-        what = "resuming" if resume else "training"
+        what = "resuming" if resuming else "training"
         print(f"{what} {cfg['model'].get('name', 'layers model')} ({n_params:,} parameters) on {cfg['data']['name']}: "
               f"{data.info['num_train']} train / {data.info['num_val']} val / {data.info['num_test']} test samples "
               f"-> {run_dir}", flush=True)
     try:
         trainer.fit(data.train_loader, validation=data.val_loader, epochs=cfg["train"]["epochs"],
-                    resume_from=last if resume else None, verbose=False)
+                    resume_from=last if resuming else None, callbacks=extra, verbose=False)
     except KeyboardInterrupt:
         print(f"lamina: interrupted; continue with: lamina train {run_dir} --resume", file=sys.stderr)
         return 130
-    return _test(trainer, model, data, run_dir, args.quiet, cfg["train"])
-
-
-def _run_tokenizer(cfg: dict, run_dir: str):
-    """A resumed text run's own preprocessing (its saved tokenizer), so the vocabulary cannot change
-    under the checkpoint; None for other data."""
-    from .. import config, rundir
-    from ..data import Preprocess
-    path = os.path.join(run_dir, rundir.PREPROCESS)
-    if cfg["data"]["name"] not in config.TEXT_DATASETS or not os.path.isfile(path):
-        return None
-    return Preprocess.load(path)
+    return _test(trainer, model, data, run_dir, args.quiet, cfg["train"], done_before)
 
 
 def _check_device(device: str) -> None:
@@ -132,7 +174,7 @@ def _check_device(device: str) -> None:
         raise ConfigError(f"train.device is {device!r} but no GPU is available (CuPy with CUDA); use \"cpu\"")
 
 
-def _test(trainer, model, data, run_dir: str, quiet: bool, trainer_cfg: dict) -> int:
+def _test(trainer, model, data, run_dir: str, quiet: bool, trainer_cfg: dict, done_before: int) -> int:
     """Evaluate the run's final weights (train.final_weights: the best checkpoint, or the last weights)
     on the test split; write test_metrics.json."""
     from .. import rundir
@@ -149,10 +191,11 @@ def _test(trainer, model, data, run_dir: str, quiet: bool, trainer_cfg: dict) ->
     if data.info["task"] == "language_model":
         from ..lm import per_char_summary
         metrics = per_char_summary(metrics)
-    epochs_done = len(trainer.history.epoch)
+    from ..resume import epochs_done
+    done = epochs_done(trainer)
     rundir.write_json(os.path.join(run_dir, rundir.TEST_METRICS),
                       {"split": "test", "weights": which, "num_samples": data.info["num_test"],
-                       "epochs": trainer.epoch + 1, "epochs_this_call": epochs_done, "metrics": metrics})
+                       "epochs": done, "epochs_this_call": done - done_before, "metrics": metrics})
     if not quiet:
         shown = ", ".join(f"{k} {float(v):.4f}" for k, v in metrics.items() if np.ndim(v) == 0)
         print(f"test ({which} weights): {shown}  ->  {run_dir}")

@@ -29,15 +29,17 @@ class CSVLogger(Callback):
     The header is ``epoch`` and the first epoch's keys in sorted order; a key missing later is
     written ``NA``. ``append=False`` starts a new file; ``append=True``, or a run resumed from a
     checkpoint, appends (on resume, rows written after the checkpoint are dropped first, so the
-    file holds each epoch once). Rows are flushed as they are written.
+    file holds each epoch once). Rows are flushed as they are written. ``first_epoch`` is the number
+    written for the first epoch: 0 as Keras does, 1 to count as progress lines do (the command line).
 
     >>> CSVLogger("runs/a/metrics.csv")
     """
 
     order = 70
 
-    def __init__(self, filename, separator: str = ",", append: bool = False):
+    def __init__(self, filename, separator: str = ",", append: bool = False, first_epoch: int = 0):
         self.filename, self.sep, self.append = os.fspath(filename), separator, append
+        self.first_epoch = int(first_epoch)
         self.keys = None
         self.rows = 0
 
@@ -88,5 +90,5 @@ class CSVLogger(Callback):
             w = csv.writer(f, delimiter=self.sep, lineterminator="\n")
             if header is not None:
                 w.writerow(header)
-            w.writerow([epoch] + [_cell(logs.get(k)) for k in self.keys])
+            w.writerow([epoch + self.first_epoch] + [_cell(logs.get(k)) for k in self.keys])
         self.rows += 1
