@@ -32,6 +32,9 @@ def _child(workload: str, framework: str, steps: int, warmup: int) -> dict:
     sys.path.insert(0, HERE)
     from workloads import WORKLOADS, NotAvailable
 
+    if framework == "lamina" and os.environ.get("LAMINA_BENCH_RECYCLE") == "1":
+        import lamina.backends.cpu
+        lamina.backends.cpu.recycle_large_arrays()
     try:
         step = WORKLOADS[workload][framework]()
     except NotAvailable as e:
@@ -107,14 +110,19 @@ def main(argv=None):
     p.add_argument("--markdown", action="store_true", help="print a RESULTS.md table row block")
     p.add_argument("--threads", type=int, default=None,
                    help="limit every thread pool (BLAS, OpenMP, Numba, torch) to N threads in both frameworks")
+    p.add_argument("--recycle", action="store_true",
+                   help="lamina's process calls lamina.backends.cpu.recycle_large_arrays() first (malloc keeps "
+                        "freed blocks; the lamina command does this, importing lamina does not)")
     p.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    if a.recycle:
+        os.environ["LAMINA_BENCH_RECYCLE"] = "1"
     if a.child:
         w, f, steps, warmup = a.child
         print(json.dumps(_child(w, f, int(steps), int(warmup))))
         return 0
     frameworks = ["lamina", "torch"] + (["numpy"] if a.numpy else [])
-    threads = f"; threads limited to {a.threads}" if a.threads else ""
+    threads = (f"; threads limited to {a.threads}" if a.threads else "") + ("; malloc recycling" if a.recycle else "")
     print(f"# {datetime.date.today()} — {machine()}{threads}")
     header = (f"{'workload':<9}{'lamina ms':>11}{'torch ms':>10}{'ratio':>8}{'cpu ratio':>10}"
               f"{'lamina MB':>11}{'torch MB':>10}")

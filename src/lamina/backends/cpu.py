@@ -16,3 +16,14 @@ def get_cpu_capability() -> str:
     if feats.get("AVX2"):
         return "AVX2"
     return "DEFAULT"
+
+
+def recycle_large_arrays() -> bool:
+    """Ask glibc's malloc to keep freed blocks up to 32 MB for reuse (mmap threshold 32 MB, trim
+    threshold 256 MB) instead of returning them to the system and page-faulting them in again every
+    training step (5-20% of a step on the benchmark workloads). Process-wide and permanent (glibc
+    cannot restore its automatic thresholds), so lamina never does it on import: the ``lamina``
+    command does it, and a training script may. True if malloc accepted it; False elsewhere, with
+    ``LAMINA_MALLOC_TUNING=0``, or when ``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_`` are set."""
+    from .._memory import tune
+    return tune()

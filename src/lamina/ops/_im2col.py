@@ -219,7 +219,7 @@ NUMBA_MIN_SIZE = 1 << 17
 
 def _in_parts(kernel, total: int, work: int, *args) -> None:
     """``kernel(*args, lo, hi)`` over ``range(total)`` cut into one part per thread of lamina's."""
-    _run_parts(_split(total, work), lambda i, lo, hi: kernel(*args, lo, hi))
+    _run_parts(_split(total, work, min_macs=NUMBA_MIN_SIZE), lambda i, lo, hi: kernel(*args, lo, hi))
 
 
 def _use_numba(a, size: int) -> bool:

@@ -26,8 +26,9 @@ from . import _blas
 AVAILABLE = (importlib.util.find_spec("numba") is not None
              and os.environ.get("LAMINA_DISABLE_NUMBA", "0") not in ("1", "true", "True"))
 _built = None
-# a part costs ~10 flops an element; the pool is worth waking from ~200k elements
-_FLOPS_PER_ELEMENT = 10
+# a second thread pays off from about this many elements (a wake-up costs ~20-50 us; OpenMP
+# used to split every call)
+_SPLIT_MIN_ELEMENTS = 1 << 15
 
 
 def usable(*arrays) -> bool:
@@ -58,7 +59,7 @@ def layer_norm_forward(x, w, b, eps):
     mean = np.empty(rows, np.float32)
     rstd = np.empty(rows, np.float32)
     eps = float(eps)
-    _blas.run(_blas.split(rows, _FLOPS_PER_ELEMENT * x.size),
+    _blas.run(_blas.split(rows, x.size, min_macs=_SPLIT_MIN_ELEMENTS),
               lambda i, lo, hi: k.ln_forward(x[lo:hi], w, b, eps, y[lo:hi], mean[lo:hi], rstd[lo:hi]))
     return y, mean, rstd
 
@@ -70,7 +71,7 @@ def layer_norm_backward(gy, x, mean, rstd, w):
     k = kernels()
     rows, d = x.shape
     dx = np.empty_like(x)
-    parts = _blas.split(rows, 2 * _FLOPS_PER_ELEMENT * x.size)
+    parts = _blas.split(rows, 2 * x.size, min_macs=_SPLIT_MIN_ELEMENTS)
     acc = np.zeros((len(parts), 2, d), np.float64)
     _blas.run(parts, lambda i, lo, hi: k.ln_backward(gy[lo:hi], x[lo:hi], mean[lo:hi], rstd[lo:hi], w,
                                                      dx[lo:hi], acc[i, 0], acc[i, 1]))
@@ -86,7 +87,7 @@ def batch_norm_forward(x, w, b, eps):
     y = np.empty_like(x)
     stats = np.empty((3, ch), np.float32)  # mean, var, rstd
     eps = float(eps)
-    _blas.run(_blas.split(ch, _FLOPS_PER_ELEMENT * x.size),
+    _blas.run(_blas.split(ch, x.size, min_macs=_SPLIT_MIN_ELEMENTS),
               lambda i, lo, hi: k.bn_forward(x[:, lo:hi], w[lo:hi], b[lo:hi], eps, y[:, lo:hi], stats[:, lo:hi]))
     return y, stats[0], stats[1], stats[2]
 
@@ -98,7 +99,7 @@ def batch_norm_backward(gy, x, mean, rstd, w):
     ch = x.shape[1]
     dx = np.empty_like(x)
     dwb = np.empty((2, ch), np.float32)
-    _blas.run(_blas.split(ch, 2 * _FLOPS_PER_ELEMENT * x.size),
+    _blas.run(_blas.split(ch, 2 * x.size, min_macs=_SPLIT_MIN_ELEMENTS),
               lambda i, lo, hi: k.bn_backward(gy[:, lo:hi], x[:, lo:hi], mean[lo:hi], rstd[lo:hi], w[lo:hi],
                                               dx[:, lo:hi], dwb[:, lo:hi]))
     return dx, dwb[0], dwb[1]

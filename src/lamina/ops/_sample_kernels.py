@@ -28,9 +28,13 @@ except Exception:  # pragma: no cover
     njit = None
 
 
+# a second thread pays off from about this many element reads (OpenMP split everything before)
+_SPLIT_MIN_WORK = 1 << 17
+
+
 def _in_parts(kernel, total: int, work: int, *args) -> None:
     """``kernel(*args, lo, hi)`` over ``range(total)`` cut into one part per thread of lamina's."""
-    _run_parts(_split(total, work), lambda i, lo, hi: kernel(*args, lo, hi))
+    _run_parts(_split(total, work, min_macs=_SPLIT_MIN_WORK), lambda i, lo, hi: kernel(*args, lo, hi))
 
 ENABLED = njit is not None and os.environ.get("LAMINA_DISABLE_NUMBA", "0") not in ("1", "true", "True")
 

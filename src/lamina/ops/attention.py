@@ -365,14 +365,14 @@ def _kernels(*arrays):
 def softmax_rows(kern, s, L, causal, safe):
     """``kern.softmax_rows`` over the rows of s (rows, S), the rows split over lamina's threads."""
     rows = s.shape[0]
-    _blas.run(_blas.split(rows, 30 * s.size),
+    _blas.run(_blas.split(rows, s.size, min_macs=1 << 15),
               lambda i, lo, hi: kern.softmax_rows(s[lo:hi], L, causal, safe, lo))
 
 
 def softmax_backward_rows(kern, dp, p, L, causal):
     """``kern.softmax_backward_rows`` over the rows, split over lamina's threads."""
     rows = dp.shape[0]
-    _blas.run(_blas.split(rows, 10 * dp.size),
+    _blas.run(_blas.split(rows, dp.size, min_macs=1 << 15),
               lambda i, lo, hi: kern.softmax_backward_rows(dp[lo:hi], p[lo:hi], L, causal, lo))
 
 
