@@ -187,6 +187,59 @@ class Preprocess:
                                                    os.path.dirname(os.path.abspath(path)), self.tokenizer_source)
         io.save(self.state(), path)
 
+    def to_metadata(self) -> dict:
+        """The whole pipeline as string key/values for a file's metadata (an ONNX file's
+        ``metadata_props``): ``lamina.preprocess`` (info, steps, statistics as JSON) and, for text
+        runs, ``lamina.tokenizer`` (the tokenizer.json text), so the file alone serves raw inputs."""
+        import json
+        state = self.state()
+        if self.scaler is not None:
+            state["standardize"] = {k: (np.asarray(getattr(v, "array", v)).tolist() if hasattr(v, "array") else v)
+                                    for k, v in self.scaler.state_dict().items()}
+            state["standardize_dtype"] = str(np.asarray(self.scaler.mean).dtype)
+        meta = {"lamina.preprocess": json.dumps(state)}
+        if self.tokenizer is not None:
+            import tempfile
+            with tempfile.TemporaryDirectory() as d:
+                path = self._save_tokenizer_to(d)
+                with open(path, encoding="utf-8") as f:
+                    meta["lamina.tokenizer"] = f.read()
+        return meta
+
+    def _save_tokenizer_to(self, directory: str) -> str:
+        from .tokenizers import save_tokenizer
+        return save_tokenizer(self.tokenizer, self.info["tokenizer"], directory, self.tokenizer_source)
+
+    @classmethod
+    def from_metadata(cls, meta: dict) -> "Preprocess":
+        """The pipeline written by :meth:`to_metadata` (values may be JSON strings or decoded)."""
+        import json
+        raw = meta.get("lamina.preprocess")
+        if raw is None:
+            raise ConfigError("the file's metadata has no lamina.preprocess entry (export it with lamina export)")
+        state = json.loads(raw) if isinstance(raw, str) else raw
+        info = state["info"]
+        scaler = None
+        if state.get("standardize") is not None:
+            dt = np.dtype(state.get("standardize_dtype", "float32"))
+            scaler = Standardize()
+            scaler.load_state_dict({k: (np.asarray(v, dtype=dt) if isinstance(v, list) else v)
+                                    for k, v in state["standardize"].items()})
+        tokenizer = source = None
+        if info.get("tokenizer"):
+            text = meta.get("lamina.tokenizer")
+            if not isinstance(text, str):
+                text = json.dumps(text) if text is not None else None
+            if text is None:
+                raise ConfigError("the file's metadata has a text pipeline but no lamina.tokenizer entry")
+            import tempfile
+            from .tokenizers import load_tokenizer
+            with tempfile.TemporaryDirectory() as d:
+                with open(os.path.join(d, info["tokenizer"]["file"]), "w", encoding="utf-8") as f:
+                    f.write(text)
+                tokenizer, _ = load_tokenizer(info["tokenizer"], d)
+        return cls(info, scaler, tokenizer, None)
+
     @classmethod
     def load(cls, path: str) -> "Preprocess":
         """The pipeline saved at ``path`` (a run's ``preprocess.safetensors``); ConfigError when it is

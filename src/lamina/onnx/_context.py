@@ -135,6 +135,13 @@ class ExportContext:
         """
         self.path.append(name)
         try:
+            for hid, hook in list(module._forward_pre_hooks.items()):
+                # pruning, weight norm and parametrizations recompute weights here; a hook that
+                # replaces the inputs would be a graph of its own, which a converter cannot see
+                examples = tuple(v.tensor for v in inputs)
+                with_kwargs = hid in module._forward_pre_hooks_with_kwargs
+                if (hook(module, examples, dict(kwargs)) if with_kwargs else hook(module, examples)) is not None:
+                    raise self.error(f"{type(module).__name__}: a forward pre-hook that replaces the inputs")
             fn = getattr(module, "onnx_export", None) or converter_for(module)
             if fn is None:
                 raise self.error(f"{type(module).__name__}: no ONNX converter is registered for it "
