@@ -213,6 +213,12 @@ def run(parts: list, fn, serial=None) -> None:
         _ACTIVE.release()
 
 
+def in_parts(kernel, total: int, work: int, *args, min_work: int | None = None) -> None:
+    """``kernel(*args, lo, hi)`` over ``range(total)``, cut into one part per thread of lamina's
+    when ``work`` (multiply-adds in all) is at least ``min_work``."""
+    run(split(total, work, min_macs=min_work), lambda i, lo, hi: kernel(*args, lo, hi))
+
+
 def under_policy(fn):
     """Decorator: run ``fn`` as lamina's work (the Trainer's loops), inside one policy region."""
     import functools

@@ -151,7 +151,10 @@ def test_fused_kernels_run_on_contiguous_numpy_params(monkeypatch):
 @pytest.mark.parametrize("name,kw", [("SGD", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1)),
                                      ("AdamW", dict(lr=0.01, amsgrad=True)),
                                      ("RMSprop", dict(lr=0.01, centered=True, momentum=0.5)),
-                                     ("Adagrad", dict(lr=0.1, weight_decay=0.1))])
+                                     ("Adagrad", dict(lr=0.1, weight_decay=0.1)),
+                                     ("Adadelta", dict(lr=0.5, weight_decay=0.1)), ("Adamax", dict(lr=0.01)),
+                                     ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
+                                     ("RAdam", dict(lr=0.01, betas=(0.3, 0.9))), ("Rprop", dict(lr=0.01))])
 @numba_only
 def test_parallel_kernels_match_the_serial_ones(name, kw, monkeypatch):
     """Big tensors are cut into slices that run on lamina's threads; the result is the same,
@@ -163,7 +166,7 @@ def test_parallel_kernels_match_the_serial_ones(name, kw, monkeypatch):
     n = 2000 + 37
     r = np.random.default_rng(0)
     w = r.standard_normal(n).astype(np.float32)
-    grads = [r.standard_normal(n).astype(np.float32) for _ in range(3)]
+    grads = [r.standard_normal(n).astype(np.float32) for _ in range(8)]
     out = {}
     for threshold in (n, n + 1):
         monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", threshold)
@@ -175,7 +178,7 @@ def test_parallel_kernels_match_the_serial_ones(name, kw, monkeypatch):
         for g in grads:
             p.grad = lamina.Tensor(g)
             opt.step()
-        assert sliced == ([2, 2, 2] if threshold == n else [])
+        assert sliced == ([2] * 8 if threshold == n else [])
         out[threshold] = p.array
     np.testing.assert_array_equal(out[n], out[n + 1])
 

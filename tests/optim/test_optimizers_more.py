@@ -8,7 +8,6 @@ import pytest
 import lamina
 from helpers import noncontiguous, requires_torch, transposed
 from lamina import optim
-from lamina.optim import _kernels, _kernels_more
 from optim_cases import groups, initial_arrays, lamina_params, set_lamina_grads, set_torch_grads, torch, torch_params
 
 CASES = [
@@ -328,32 +327,3 @@ def test_rprop_backs_off_when_the_gradient_changes_sign():
     np.testing.assert_allclose(opt.state[p]["step_size"].array, [0.4, 0.05])
 
 
-@pytest.mark.parametrize("name,kw", [("Adadelta", dict(lr=0.5, weight_decay=0.1)), ("Adamax", dict(lr=0.01)),
-                                     ("NAdam", dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True)),
-                                     ("RAdam", dict(lr=0.01, betas=(0.3, 0.9))), ("Rprop", dict(lr=0.01))])
-@pytest.mark.skipif(not _kernels._HAVE_NUMBA, reason="numba is not installed")
-def test_parallel_kernels_match_the_serial_ones(name, kw, monkeypatch):
-    """Big tensors are cut into slices that run on lamina's threads; the result is the same,
-    element for element."""
-    from lamina import _threads
-    monkeypatch.setattr(_kernels, "ENABLED", True)
-    _threads._T.discover()  # (it adopts BLAS's thread count the first time)
-    monkeypatch.setattr(_threads._T, "count", 2)
-    n = 2000 + 37
-    r = np.random.default_rng(0)
-    w = r.standard_normal(n).astype(np.float32)
-    grads = [r.standard_normal(n).astype(np.float32) for _ in range(8)]
-    out = {}
-    for threshold in (n, n + 1):
-        monkeypatch.setattr(_kernels, "PARALLEL_MIN_SIZE", threshold)
-        sliced = []
-        real_run = _kernels.run
-        monkeypatch.setattr(_kernels, "run", lambda parts, fn: sliced.append(len(parts)) or real_run(parts, fn))
-        p = lamina.Tensor(w.copy(), requires_grad=True)
-        opt = getattr(optim, name)([p], **kw)
-        for g in grads:
-            p.grad = lamina.Tensor(g)
-            opt.step()
-        assert sliced == ([2] * 8 if threshold == n else [])
-        out[threshold] = p.array
-    np.testing.assert_array_equal(out[n], out[n + 1])

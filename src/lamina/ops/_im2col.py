@@ -39,8 +39,7 @@ import numpy as np
 
 from ..backend import array_module
 
-from .._threads import run as _run_parts
-from .._threads import split as _split
+from .._threads import in_parts
 
 try:  # Numba is a dependency, but keep a pure-array path (CuPy, or a broken Numba install)
     from numba import njit
@@ -217,11 +216,6 @@ def col2im(cols, g: Geometry, out=None):
 NUMBA_MIN_SIZE = 1 << 17
 
 
-def _in_parts(kernel, total: int, work: int, *args) -> None:
-    """``kernel(*args, lo, hi)`` over ``range(total)`` cut into one part per thread of lamina's."""
-    _run_parts(_split(total, work, min_macs=NUMBA_MIN_SIZE), lambda i, lo, hi: kernel(*args, lo, hi))
-
-
 def _use_numba(a, size: int) -> bool:
     return (njit is not None and size >= NUMBA_MIN_SIZE and isinstance(a, np.ndarray)
             and a.dtype in (np.float32, np.float64))
@@ -337,8 +331,9 @@ def max_pool(x, g: Geometry, use_numba=None):
     idx = np.empty((n, c) + g.col, dtype=np.int64)
     kernel = _max_pool_kernel if g.nd == 2 else _max_pool3d_kernel
     total = n * c * (1 if g.nd == 2 else g.col[0])
-    _in_parts(kernel, total, out.size * math.prod(g.kernel),
-              np.ascontiguousarray(x), *g.kernel, *g.stride, *g.dilation, *g.padding, out, idx)
+    in_parts(kernel, total, out.size * math.prod(g.kernel),
+             np.ascontiguousarray(x), *g.kernel, *g.stride, *g.dilation, *g.padding, out, idx,
+             min_work=NUMBA_MIN_SIZE)
     return out, idx
 
 
@@ -357,8 +352,9 @@ def scatter_planes(g, idx, plane: tuple, unique: bool, use_numba=None):
         use_numba = _use_numba(g, g.size)
     if use_numba:
         out = np.empty((n * c, size), dtype=g.dtype)
-        _in_parts(_scatter_kernel, n * c, out.size + g.size,
-                  np.ascontiguousarray(g).reshape(n * c, -1), np.ascontiguousarray(idx).reshape(n * c, -1), out)
+        in_parts(_scatter_kernel, n * c, out.size + g.size,
+                 np.ascontiguousarray(g).reshape(n * c, -1), np.ascontiguousarray(idx).reshape(n * c, -1), out,
+                 min_work=NUMBA_MIN_SIZE)
         return out.reshape((n, c) + plane)
     flat = (idx.reshape(n * c, -1) + (xp.arange(n * c, dtype=idx.dtype) * size)[:, None]).reshape(-1)
     if unique:  # windows never share a pixel: a plain assignment

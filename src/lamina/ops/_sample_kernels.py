@@ -19,8 +19,7 @@ import numpy as np
 
 from ..backend import array_module
 
-from .._threads import run as _run_parts
-from .._threads import split as _split
+from .._threads import in_parts
 
 try:  # Numba is a dependency, but keep the array path (CuPy, or a broken Numba install)
     from numba import njit
@@ -30,12 +29,6 @@ except Exception:  # pragma: no cover
 
 # a second thread pays off from about this many element reads (OpenMP split everything before)
 _SPLIT_MIN_WORK = 1 << 17
-
-
-def _in_parts(kernel, total: int, work: int, *args) -> None:
-    """``kernel(*args, lo, hi)`` over ``range(total)`` cut into one part per thread of lamina's."""
-    _run_parts(_split(total, work, min_macs=_SPLIT_MIN_WORK), lambda i, lo, hi: kernel(*args, lo, hi))
-
 ENABLED = njit is not None and os.environ.get("LAMINA_DISABLE_NUMBA", "0") not in ("1", "true", "True")
 
 
@@ -95,8 +88,9 @@ def sample(x, idx, w):
     """y[n, c, k] = sum_t w[n, t, k] x[n, c, idx[n, t, k]]."""
     if _numba(x, w):
         out = np.empty(x.shape[:2] + idx.shape[2:], dtype=x.dtype)
-        _in_parts(_sample_kernel, x.shape[0] * x.shape[1], x.shape[1] * idx.size,
-                  np.ascontiguousarray(x), np.ascontiguousarray(idx), np.ascontiguousarray(w), out)
+        in_parts(_sample_kernel, x.shape[0] * x.shape[1], x.shape[1] * idx.size,
+                 np.ascontiguousarray(x), np.ascontiguousarray(idx), np.ascontiguousarray(w), out,
+                 min_work=_SPLIT_MIN_WORK)
         return out
     return (_gathered(x, idx) * w[:, None]).sum(2)
 
@@ -106,8 +100,9 @@ def spread(g, idx, w, plane: int):
     n, c = g.shape[:2]
     if _numba(g, w):
         out = np.empty((n, c, plane), dtype=g.dtype)
-        _in_parts(_spread_kernel, n * c, c * idx.size,
-                  np.ascontiguousarray(g), np.ascontiguousarray(idx), np.ascontiguousarray(w), out)
+        in_parts(_spread_kernel, n * c, c * idx.size,
+                 np.ascontiguousarray(g), np.ascontiguousarray(idx), np.ascontiguousarray(w), out,
+                 min_work=_SPLIT_MIN_WORK)
         return out
     xp = array_module(g)
     flat = (xp.arange(n * c, dtype=np.int64).reshape(n, c, 1, 1) * plane + idx[:, None]).reshape(-1)
@@ -119,7 +114,8 @@ def correlate(g, x, idx):
     """w'[n, t, k] = sum_c g[n, c, k] x[n, c, idx[n, t, k]]."""
     if _numba(g, x):
         out = np.empty(idx.shape, dtype=g.dtype)
-        _in_parts(_correlate_kernel, idx.shape[0] * idx.shape[1], x.shape[1] * idx.size,
-                  np.ascontiguousarray(g), np.ascontiguousarray(x), np.ascontiguousarray(idx), out)
+        in_parts(_correlate_kernel, idx.shape[0] * idx.shape[1], x.shape[1] * idx.size,
+                 np.ascontiguousarray(g), np.ascontiguousarray(x), np.ascontiguousarray(idx), out,
+                 min_work=_SPLIT_MIN_WORK)
         return out
     return (_gathered(x, idx) * g[:, :, None, :]).sum(1)
