@@ -35,7 +35,7 @@ def assert_exports(model, make_inputs, batch_sizes=(2, 5), atol=1e-4, rtol=1e-4,
         inputs = make_inputs(n)
         with lamina.no_grad():
             ref = model(*inputs)
-        refs = ref if isinstance(ref, (tuple, list)) else (ref,)
+        refs = lonnx.flatten_outputs(ref)
         got = run_onnx(proto, {k: _np(v) for k, v in zip(names, inputs)})
         assert len(got) == len(refs)
         for g, r in zip(got, refs):

@@ -109,3 +109,30 @@ def test_checker_passes_on_the_saved_file(tmp_path):
     path = tmp_path / "m.onnx"
     lonnx.export(_mlp(), lamina.randn(2, 8), path)
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+
+
+def test_nested_and_none_outputs_are_flattened_in_order():
+    lstm = nn.LSTM(4, 6, batch_first=True)
+    proto = assert_exports(lstm, lambda n: (lamina.randn(n, 3, 4),))
+    assert [o.name for o in proto.graph.output] == ["output_0", "output_1", "output_2"]  # out, h_n, c_n
+    mha = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    class SelfAttention(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mha = mha
+
+        def forward(self, x):
+            return self.mha(x, x, x, need_weights=False)  # (out, None)
+
+        def onnx_export(self, ctx, x):
+            return ctx.call(self.mha, x, x, x, name="mha", need_weights=False)
+
+    proto = assert_exports(SelfAttention(), lambda n: (lamina.randn(n, 5, 8),))
+    assert len(proto.graph.output) == 1
+
+
+def test_linear_on_3d_inputs_stores_its_weight_once():
+    lin = nn.Linear(8, 4)
+    proto = assert_exports(lin, lambda n: (lamina.randn(n, 3, 8),))
+    assert sum(int(np.prod(i.dims)) for i in proto.graph.initializer) == 8 * 4 + 4

@@ -11,7 +11,7 @@ A config is a handful of tables (see ``configs/*.toml``)::
                  lr_scale = {"bert.*" = 0.02}: parameters whose names match get lr * factor
     [scheduler]  name = "cosine", interval = "step" + the scheduler's options
     [loss]       name = "cross_entropy" + the loss's options
-    [train]      epochs, grad_accum_steps, clip_grad_norm, nonfinite, seed, ...
+    [train]      epochs, grad_accum_steps, clip_grad_norm, nonfinite, seed, qat_epochs, ...
     [callbacks]  early_stopping = {patience = 5}, tensorboard = true, ...
     [metrics]    names = ["accuracy", "f1"]
     [run]        name, dir
@@ -167,6 +167,8 @@ SCHEMA = {
         "seed": _nonneg_int(0), "checkpoint_every_n_steps": _nonneg_int(0), "device": Field("str", "cpu"),
         "log_every": _pos_int(10),
         "final_weights": Field("str", "best", choices=("best", "last")),
+        # quantization-aware training (int8 fake quantization) for the last qat_epochs epochs
+        "qat_epochs": _nonneg_int(optional=True),
     },
     "metrics": {"names": Field("str_list", ["accuracy"])},
 }
@@ -526,6 +528,9 @@ def validate(cfg: dict, check_files: bool = True) -> dict:
         raise ConfigError(f"loss.name: a language model (data.name = \"char_lm\") trains with cross_entropy over "
                           f"every position, got {out['loss']['name']!r}")
     out["train"] = _fixed("train", _table(cfg, "train"))
+    if out["train"].get("qat_epochs", 0) > out["train"]["epochs"]:
+        raise ConfigError(f"train.qat_epochs ({out['train']['qat_epochs']}) must not exceed train.epochs "
+                          f"({out['train']['epochs']}): QAT fine-tunes the last epochs of the run")
     out["callbacks"] = _callbacks(_table(cfg, "callbacks"))
     out["metrics"] = _metrics(cfg, task)
     return out

@@ -5,8 +5,8 @@ zoo models are converted through their children, so the module path of anything 
 be exported is named in the error. Needs the ``onnx`` extra (``onnxruntime`` to verify).
 """
 from ._context import ExportContext, ExportError, Value
-from ._export import DEFAULT_OPSET, check_against_lamina, export, read_metadata
+from ._export import DEFAULT_OPSET, check_against_lamina, export, flatten_outputs, read_metadata
 from ._registry import converter_for, register_converter, registered_modules
 
 __all__ = ["DEFAULT_OPSET", "ExportContext", "ExportError", "Value", "check_against_lamina", "converter_for",
-           "export", "read_metadata", "register_converter", "registered_modules"]
+           "export", "flatten_outputs", "read_metadata", "register_converter", "registered_modules"]

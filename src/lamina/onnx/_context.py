@@ -138,7 +138,7 @@ class ExportContext:
             for hid, hook in list(module._forward_pre_hooks.items()):
                 # pruning, weight norm and parametrizations recompute weights here; a hook that
                 # replaces the inputs would be a graph of its own, which a converter cannot see
-                examples = tuple(v.tensor for v in inputs)
+                examples = tuple(None if v is None else v.tensor for v in inputs)
                 with_kwargs = hid in module._forward_pre_hooks_with_kwargs
                 if (hook(module, examples, dict(kwargs)) if with_kwargs else hook(module, examples)) is not None:
                     raise self.error(f"{type(module).__name__}: a forward pre-hook that replaces the inputs")
@@ -150,7 +150,7 @@ class ExportContext:
             result = fn(self, module, *inputs, **kwargs) if not hasattr(module, "onnx_export") \
                 else fn(self, *inputs, **kwargs)
             if any((v.tensor is None) for v in _flat(result)):
-                examples = module(*[v.tensor for v in inputs], **kwargs)
+                examples = module(*[None if v is None else v.tensor for v in inputs], **kwargs)
                 _attach(result, examples)
             return result
         finally:

@@ -18,7 +18,7 @@ import numpy as np
 
 from ._context import ExportContext, ExportError, Value, _np
 
-__all__ = ["DEFAULT_OPSET", "export", "read_metadata", "require_onnx"]
+__all__ = ["DEFAULT_OPSET", "export", "flatten_outputs", "read_metadata", "require_onnx"]
 
 DEFAULT_OPSET = 17
 _IR_VERSION = 8  # every onnxruntime since 1.10 reads it
@@ -43,6 +43,22 @@ def _elem_type(dtype) -> int:
 
 def _as_tuple(x):
     return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+
+
+def _flatten(result) -> list:
+    """The model's outputs in order, nested tuples (``(out, (h, c))``) flattened; None kept as None."""
+    if result is None or isinstance(result, Value):
+        return [result]
+    return [v for r in result for v in _flatten(r)]
+
+
+def flatten_outputs(out) -> list:
+    """lamina's outputs flattened the way ``export`` names them (nested tuples in order, None dropped)."""
+    if out is None:
+        return []
+    if isinstance(out, (tuple, list)):
+        return [t for o in out for t in flatten_outputs(o)]
+    return [out]
 
 
 def _value_info(name: str, tensor, axes: dict):
@@ -91,7 +107,7 @@ def export(model, example_inputs, path=None, *, input_names=None, output_names=N
                               **(module_kwargs or {}))
     finally:
         model.train(was_training)
-    outputs = _as_tuple(result)
+    outputs = tuple(v for v in _flatten(result) if v is not None)
     output_names = list(output_names or (["output"] if len(outputs) == 1 else [f"output_{i}" for i in range(len(outputs))]))
     if len(output_names) != len(outputs):
         raise ValueError(f"export: {len(output_names)} output_names for {len(outputs)} model outputs")
@@ -109,7 +125,7 @@ def export(model, example_inputs, path=None, *, input_names=None, output_names=N
         ctx.nodes, type(model).__name__,
         [_value_info(n, t, in_axes[n]) for n, t in zip(input_names, inputs)],
         [_value_info(n, v.tensor, out_axes[n]) for n, v in zip(output_names, outputs)],
-        [numpy_helper.from_array(np.ascontiguousarray(a), name) for name, a in ctx.initializers.items()])
+        [numpy_helper.from_array(np.require(a, requirements="C"), name) for name, a in ctx.initializers.items()])
     from .. import __version__
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                               producer_name="lamina", producer_version=str(__version__))

@@ -11,10 +11,11 @@ from . import callbacks
 from .callbacks import (Callback, CSVLogger, EarlyStopping, History, LambdaCallback, LearningRateMonitor,
                         LearningRateScheduler, ModelCheckpoint, ProgressBar, ReduceLROnPlateau, TensorBoard)
 from .checkpointing import load_training_state, save_training_state
+from .pruning import GradualPruning, polynomial_sparsity
 from .rng_state import get_rng_states, set_rng_states
 from .trainer import Trainer, default_batch_fn
 
 __all__ = ["Trainer", "History", "Callback", "LambdaCallback", "EarlyStopping", "ModelCheckpoint",
            "ReduceLROnPlateau", "LearningRateScheduler", "LearningRateMonitor", "CSVLogger", "TensorBoard",
            "ProgressBar", "callbacks", "default_batch_fn", "save_training_state", "load_training_state",
-           "get_rng_states", "set_rng_states"]
+           "get_rng_states", "set_rng_states", "GradualPruning", "polynomial_sparsity"]

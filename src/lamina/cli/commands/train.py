@@ -19,6 +19,10 @@ Train a model from a TOML config (see configs/*.toml) into a run directory:
   runs/<name>/test_metrics.json     the test split's metrics after training
   runs/<name>/preprocess.safetensors  the input pipeline (raw input -> model input) predict applies
 
+[train] qat_epochs = k trains the last k epochs under int8 fake quantization (quantization-aware
+training: Linear/Conv1d/Conv2d weights per-channel, activations per-tensor); the checkpoints keep
+the float weights, ready for `lamina export` with int8 quantization.
+
 Everything is checked before anything is written: the config, the data, the model against the
 data and, with --resume, the run's config, preprocessing and checkpoint (loaded into the new
 model): a failure (exit code 2) leaves the run directory byte-for-byte as it was. <name> is
@@ -140,6 +144,8 @@ def run(args) -> int:
         extra = [update] if update is not None else []
     elif args.resume and not args.quiet:
         print(f"lamina: no checkpoint in {os.path.dirname(last)}: starting the run from scratch", file=sys.stderr)
+    if cfg["train"].get("qat_epochs"):
+        extra.append(_qat_callback(cfg["train"]["epochs"] - cfg["train"]["qat_epochs"]))
     if args.check:
         print(f"config OK: {model.__class__.__name__} with {sum(p.numel() for p in model.parameters())} parameters, "
               f"{data.info['num_train']} training samples; run directory would be {run_dir}")
@@ -162,6 +168,21 @@ def run(args) -> int:
         print(f"lamina: interrupted; continue with: lamina train {run_dir} --resume", file=sys.stderr)
         return 130
     return _test(trainer, model, data, run_dir, args.quiet, cfg["train"], done_before)
+
+
+def _qat_callback(start_epoch: int):
+    """[train] qat_epochs = k: from epoch ``epochs - k`` (counted from 0) on, the model trains under int8
+    fake quantization (lamina.quantization.prepare_qat, in place: the optimizer keeps its parameters,
+    checkpoints keep their keys; a resumed run prepares the model again at its next epoch)."""
+    from ...train.callbacks.base import Callback
+
+    class QATCallback(Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            from ...quantization import prepare_qat, qat_modules
+            if epoch >= start_epoch and not qat_modules(self.model):
+                prepare_qat(self.model)
+
+    return QATCallback()
 
 
 def _check_device(device: str) -> None:

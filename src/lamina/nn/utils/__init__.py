@@ -87,7 +87,7 @@ def _check_same_device(params, name):
         raise TypeError(f"{name}: found parameters on different devices: {sorted(devs)}")
 
 from . import rnn  # noqa: E402,F401  (lamina.nn.utils.rnn, as torch.nn.utils.rnn)
-from . import parametrizations, parametrize, stateless  # noqa: E402,F401
+from . import parametrizations, parametrize, prune, stateless  # noqa: E402,F401
 from .weight_norm import remove_spectral_norm, remove_weight_norm, spectral_norm, weight_norm  # noqa: E402,F401
 
 
