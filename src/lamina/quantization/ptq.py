@@ -43,11 +43,13 @@ def _qtype(q, name: str, what: str):
 
 
 def _preprocess(src: str, work: str) -> str:
-    """onnxruntime's quant_pre_process (shape inference + clean-up) into ``work``; ``src`` if it fails."""
+    """onnxruntime's quant_pre_process (ONNX shape inference + graph clean-up) into ``work``; ``src`` if it
+    fails. Its symbolic shape inference is skipped: when it cannot finish it saves a
+    ``sym_shape_infer_temp.onnx`` into the working directory, and ONNX's own inference suffices here."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
     out = os.path.join(work, "pre.onnx")
     try:
-        quant_pre_process(src, out, skip_symbolic_shape=False)
+        quant_pre_process(src, out, skip_symbolic_shape=True)
         return out
     except Exception:  # noqa: BLE001 - pre-processing is an optimisation; quantization works without it
         return src
