@@ -132,3 +132,17 @@ def test_lamina_never_starts_an_openmp_pool():
         print(json.dumps({"layer": layer}))
     """, {"OPENBLAS_NUM_THREADS": "2"})
     assert res["layer"] is None, f"an OpenMP/TBB pool was started ({res['layer']})"
+
+
+def test_import_lamina_imports_no_optional_dependency():
+    """Every capability's dependencies are optional extras: ``import lamina`` (and its always-loaded
+    subpackages) imports none of them."""
+    res = _python("""
+        import json, sys
+        import lamina, lamina.nn, lamina.optim, lamina.data, lamina.models, lamina.train
+        heavy = ["onnx", "onnxruntime", "starlette", "uvicorn", "fastapi", "httpx", "gymnasium", "shap", "torch",
+                 "captum", "stable_baselines3", "mpi4py", "flwr", "pyspark", "matplotlib", "optuna", "tensorboardX",
+                 "tokenizers", "sklearn", "PIL"]
+        print(json.dumps(sorted(m for m in heavy if m in sys.modules)))
+    """)
+    assert res == []
