@@ -134,6 +134,7 @@ class Trainer:
         if self.device is not None:
             model.to(self.device)
         self.history = History()
+        self.forward_model = None  # a wrapper of model the batches go through (lamina.distributed's DDP)
         self.config = None  # a JSON-able dict stored in checkpoints (e.g. the run's config)
         self.stop_training = False
         self.resumed = False
@@ -172,11 +173,12 @@ class Trainer:
         return t
 
     def _forward(self, x):
+        model = self.model if self.forward_model is None else self.forward_model
         if isinstance(x, (tuple, list)):
-            return self.model(*x)
+            return model(*x)
         if isinstance(x, dict):
-            return self.model(**x)
-        return self.model(x)
+            return model(**x)
+        return model(x)
 
     def _optimizer_step(self, cbs):
         if self._accumulated:  # at least one batch of the cycle had a finite loss
