@@ -11,6 +11,8 @@ from .ae_data import MaskingNoise, ReconstructionDataset
 from .autoencoder import Autoencoder, ConvAutoencoder, DenoisingAutoencoder, ReconstructionLoss, reconstruction_error
 from .bert import BaseModelOutputWithPooling, BertConfig, BertModel, bert_key_map
 from .bert_classifier import BertClassifier  # importing it registers "bert_classifier"
+from .gan import (GAN, ConditionalGAN, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
+                  dcgan_init_, image_grid)  # registers 'gan', 'cgan', 'dcgan', 'mlp_gan', 'wgan_gp'
 from .gpt import GPT, GPTConfig, KVCache, build_gpt, sample_logits  # importing it registers "gpt"
 from .gpt_data import CharDataset, CharTokenizer, RandomWindowSampler, default_text
 from .lenet import LeNet5
@@ -24,10 +26,14 @@ from .vae_loss import (BernoulliVAEOutput, ELBOLoss, GaussianVAEOutput, KLWarmup
                        gaussian_log_likelihood)
 from .vgg import VGG, VGG_CFGS
 
-__all__ = ["GPT", "GPTConfig", "KVCache", "build_gpt", "sample_logits", "CharDataset", "CharTokenizer",
+__all__ = ["GAN", "ConditionalGAN", "DCGANGenerator", "DCGANDiscriminator", "MLPGenerator", "MLPDiscriminator",
+           "dcgan_init_", "image_grid", "GPT", "GPTConfig", "KVCache", "build_gpt", "sample_logits", "CharDataset", "CharTokenizer",
            "RandomWindowSampler", "default_text", "BaseModelOutputWithPooling", "BertClassifier", "BertConfig", "BertModel", "bert_key_map", "BasicBlock", "Configurable", "LeNet5", "MLP", "ResNet", "VGG", "VGG_CFGS", "build_from_config",
            "create_model", "describe_models", "get_model_class", "list_models", "model_config", "register_model",
            "resnet8", "resnet20", "resnet32", "resnet44", "resnet56", "resnet110",
            "Autoencoder", "ConvAutoencoder", "DenoisingAutoencoder", "MaskingNoise", "ReconstructionDataset",
            "ReconstructionLoss", "reconstruction_error", "VAE", "ConditionalVAE", "BernoulliVAEOutput", "ELBOLoss",
            "GaussianVAEOutput", "KLWarmup", "bernoulli_log_likelihood", "gaussian_kl", "gaussian_log_likelihood"]
+from .simclr import ProbeResult, SimCLR, encoder_features, fine_tune, linear_probe  # noqa: E402  registers "simclr"
+from .spiking import SpikeRecord, SpikingMLP  # noqa: E402  registers "spiking_mlp" / "snn_mlp"
+__all__ += ["ProbeResult", "SimCLR", "encoder_features", "fine_tune", "linear_probe", "SpikeRecord", "SpikingMLP"]

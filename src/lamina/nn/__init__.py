@@ -84,3 +84,6 @@ __all__ += [  # vision layers
     "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "CircularPad1d",
     "CircularPad2d", "CircularPad3d", "PixelShuffle", "PixelUnshuffle", "ChannelShuffle", "Fold", "Unfold",
 ]
+from .contrastive import NTXentLoss, nt_xent_loss  # noqa: E402
+from .layers.spiking import LIF, Leaky  # noqa: E402
+__all__ += ["NTXentLoss", "nt_xent_loss", "LIF", "Leaky"]  # contrastive and spiking

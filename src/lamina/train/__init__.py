@@ -11,6 +11,7 @@ from . import callbacks
 from .callbacks import (Callback, CSVLogger, EarlyStopping, History, LambdaCallback, LearningRateMonitor,
                         LearningRateScheduler, ModelCheckpoint, ProgressBar, ReduceLROnPlateau, TensorBoard)
 from .checkpointing import load_training_state, save_training_state
+from .gan_trainer import GANProgressBar, GANTrainer, OptimizerPair, SampleGrid
 from .pruning import GradualPruning, polynomial_sparsity
 from .rng_state import get_rng_states, set_rng_states
 from .trainer import Trainer, default_batch_fn
@@ -18,4 +19,5 @@ from .trainer import Trainer, default_batch_fn
 __all__ = ["Trainer", "History", "Callback", "LambdaCallback", "EarlyStopping", "ModelCheckpoint",
            "ReduceLROnPlateau", "LearningRateScheduler", "LearningRateMonitor", "CSVLogger", "TensorBoard",
            "ProgressBar", "callbacks", "default_batch_fn", "save_training_state", "load_training_state",
-           "get_rng_states", "set_rng_states", "GradualPruning", "polynomial_sparsity"]
+           "get_rng_states", "set_rng_states", "GradualPruning", "polynomial_sparsity",
+           "GANTrainer", "OptimizerPair", "SampleGrid", "GANProgressBar"]

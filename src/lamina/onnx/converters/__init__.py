@@ -7,4 +7,5 @@ from . import recurrent  # noqa: F401
 from . import attention  # noqa: F401
 from . import zoo_vision  # noqa: F401
 from . import zoo_text  # noqa: F401
+from . import zoo_generative  # noqa: F401
 from . import quantized  # noqa: F401
