@@ -17,7 +17,11 @@ from lamina.cli import build, config, tomlio
 from lamina.cli.errors import ConfigError
 from lamina.cli.main import _command_modules
 
-ALL_CONFIGS = sorted(glob.glob(os.path.join(CONFIGS, "*.toml")))
+from lamina.cli.rl_config import is_rl_config  # noqa: E402
+
+# supervised configs (the reinforcement-learning ones are checked by test_cli_rl.py)
+ALL_CONFIGS = [p for p in sorted(glob.glob(os.path.join(CONFIGS, "*.toml")))
+               if not is_rl_config(tomlio.loads(open(p).read()))]
 
 
 # ---------------------------------------------------------------- help and version

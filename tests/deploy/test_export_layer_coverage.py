@@ -12,6 +12,7 @@ import lamina.onnx.converters  # noqa: F401  (registers every converter)
 _LOSS = "a training-only loss: it compares outputs with targets and is not part of an inference graph"
 
 SET_ASIDE = {
+    "NTXentLoss": "a training loss (contrastive): nothing to serve",
     "Module": "the abstract base class: a user module is exported through its children or its onnx_export",
     "ModuleList": "a container that is not callable: its parent's converter calls the children",
     "ModuleDict": "a container that is not callable: its parent's converter calls the children",

@@ -11,6 +11,7 @@ from export_util import assert_exports, lonnx, run_onnx
 
 import lamina
 from lamina.models import create_model
+from lamina import nn
 from lamina.nn import Module
 from lamina.onnx.converters.zoo_generative import VAEDecoder
 
@@ -153,3 +154,24 @@ def test_a_conditional_vae_needs_its_labels_to_export():
     vae = create_model("conditional_vae", in_features=64, latent_dim=3, hidden_sizes=(16,))
     with pytest.raises(lonnx.ExportError, match="labels"):
         lonnx.export(vae, (lamina.rand(2, 64),))
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero", "none"])
+def test_lif_one_step_with_and_without_a_membrane(reset):
+    lif = nn.LIF(beta=0.8, threshold=0.5, reset=reset)
+
+    class TwoSteps(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lif = lif
+
+        def forward(self, x):
+            s1, m1 = self.lif(x)
+            return self.lif(x * 0.5, m1)
+
+        def onnx_export(self, ctx, x):
+            s1, m1 = ctx.call(self.lif, x, name="lif")
+            half = ctx.op("Mul", x, ctx.const(np.float32(0.5), "half"), out=x.tensor * 0.5)
+            return ctx.call(self.lif, half, m1, name="lif")
+
+    assert_exports(TwoSteps(), lambda n: (lamina.randn(n, 7) + 0.6,))

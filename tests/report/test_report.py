@@ -72,7 +72,7 @@ def _check_png(path, min_size=100):
 
 def test_pngs_and_index(report_dir):
     out = os.path.join(report_dir, "report")
-    names = ["loss.png", "metrics.png", "lr.png", "confusion_matrix.png"]
+    names = ["loss.png", "metrics.png", "lr.png", "confusion_matrix.png", "calibration.png"]  # a classifier
     for name in names:
         _check_png(os.path.join(out, name))
     html = open(os.path.join(out, "index.html"), encoding="utf-8").read()
@@ -112,7 +112,7 @@ def test_no_test_split_skips_confusion(tmp_path, capsys):
     run_dir = _train(tmp_path, capsys, test=0.0)
     assert main(["report", run_dir, "--out", str(tmp_path / "r")]) == 0
     out = capsys.readouterr().out
-    assert "note: no confusion matrix" in out and "3 plots" in out
+    assert "note: no confusion matrix" in out and "4 plots" in out  # loss, metrics, lr, calibration
     assert not (tmp_path / "r" / "confusion_matrix.png").exists()
     html = (tmp_path / "r" / "index.html").read_text()
     assert "confusion_matrix.png" not in html and "test split" in html

@@ -15,7 +15,10 @@ Layers: a module imports only modules listed before it (``LAYERS``; tests/cli ch
     errors      ConfigError / CLIError, the exit-code table, closest-name hints
     tomlio      reading and writing TOML
     registry    the names a config may use (models, optimizers, layers, datasets' raw input)
+    generative  model families other than classifiers (autoencoders, VAEs, ...): their loss,
+                data pairs, metrics, callbacks, trainer and samples
     config      the schema, --set overrides, validation
+    rl_config   the schema and validation of a reinforcement-learning config ([env], [algorithm], [rl])
     readers     the one reader of the user's data files (CSV with header detection, .npy/.npz,
                 images), NaN/Inf refused with line and column
     tokenizers  the tokenizers of text runs (build, save in the run, load)
@@ -34,5 +37,5 @@ from .main import COMMANDS, main
 
 __all__ = ["CLIError", "COMMANDS", "ConfigError", "LAYERS", "main"]
 
-LAYERS = ("errors", "tomlio", "registry", "config", "readers", "tokenizers", "pipeline", "data", "text_data", "lm",
+LAYERS = ("errors", "tomlio", "registry", "generative", "config", "rl_config", "readers", "tokenizers", "pipeline", "data", "text_data", "lm",
           "build", "rundir", "resume", "commands", "main")

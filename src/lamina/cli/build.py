@@ -11,13 +11,14 @@ out of range) is a ConfigError: nothing has been trained or written yet.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import registry
+from . import generative, registry
 from .config import LM_TASK, TEXT_DATASETS
 from .data import load_arrays, split_arrays
 from .errors import ConfigError
@@ -140,13 +141,24 @@ def _bundle(cfg: dict, train, val, test, pre: Preprocess, train_ds, generators: 
     x = train[0]
     if train_ds is None and len(x):
         train_ds = _tensors(*train)
+    family = generative.family_of(cfg.get("model"))
+    if family is not None and train_ds is not None:  # (input, target) pairs, noise, views: the family's data
+        train_ds = family.wrap_train(train_ds, cfg, generators)
     train_loader = None if train_ds is None else DataLoader(
         train_ds, batch_size=d["batch_size"], shuffle=d["shuffle"], drop_last=d["drop_last"],
         generator=backend.Generator().manual_seed(cfg["train"]["seed"]))
     ebs = d["eval_batch_size"]
-    val_loader = DataLoader(_tensors(*val), batch_size=ebs) if val is not None else None
-    test_loader = DataLoader(_tensors(*test), batch_size=ebs) if test is not None else None
+    val_loader = DataLoader(eval_dataset(cfg, val), batch_size=ebs) if val is not None else None
+    test_loader = DataLoader(eval_dataset(cfg, test), batch_size=ebs) if test is not None else None
     return DataBundle(train_loader, val_loader, test_loader, pre, generators, x[:2], (train, val, test))
+
+
+def eval_dataset(cfg: dict, pair):
+    """The dataset that evaluates ``pair = (x, y)`` arrays: ``(x, y)`` itself, or what the run's model
+    family trains on (``(x, x)`` for an autoencoder or VAE, no noise)."""
+    ds = _tensors(*pair)
+    family = generative.family_of(cfg.get("model"))
+    return ds if family is None else family.wrap_eval(ds, cfg, train_arrays=lambda: build_data(cfg).arrays[0])
 
 
 # ---------------------------------------------------------------- model
@@ -171,6 +183,7 @@ def model_args(keys: dict, opts: dict, info: dict) -> dict:
     width = info.get("num_classes") if info.get("task") == "classification" else info.get("num_outputs")
     auto = {"num_classes": width, "out_features": width, "in_features": int(np.prod(shape)),
             "in_channels": shape[0] if len(shape) >= 2 else None,
+            "image_size": list(shape[1:]) if len(shape) == 3 else None,
             "input_size": shape[-1] if len(shape) >= 2 else None,
             # text data: the tokenizer's vocabulary and padding id, a language model's context length
             "vocab_size": info.get("vocab_size"), "pad_token_id": info.get("pad_token_id"),
@@ -184,7 +197,10 @@ def model_args(keys: dict, opts: dict, info: dict) -> dict:
 
 def build_model(model_cfg: dict, info: dict, check_batch: np.ndarray | None = None):
     """The model of ``[model]``; returns ``(model, resolved options)``. With ``check_batch``
-    (a few training inputs) the model runs once on it, so a shape mistake is reported now."""
+    (a few training inputs) the model runs once on it, so a shape mistake is reported now.
+    ``ensemble = K`` in the table: a ``lamina.uncertainty.DeepEnsemble`` of K such models."""
+    if model_cfg.get("ensemble"):
+        return _build_ensemble(model_cfg, info, check_batch)
     if "layers" in model_cfg:
         model, resolved = model_from_layers(model_cfg["layers"]), dict(model_cfg)
     else:
@@ -192,14 +208,34 @@ def build_model(model_cfg: dict, info: dict, check_batch: np.ndarray | None = No
         name = model_cfg["name"]
         keys = registry.lookup(registry.models(), name, "model.name", "model")
         opts = model_args(keys, {k: v for k, v in model_cfg.items() if k != "name"}, info)
+        family = generative.family_of(model_cfg)
+        if family is not None:  # e.g. an unconditional GAN takes no num_classes from the data
+            opts = family.model_options(model_cfg, opts)
         try:
             model = zoo.create_model(name, **opts)
         except (TypeError, ValueError, OSError) as e:  # OSError: a pretrained checkpoint that isn't there
             raise ConfigError(f"model ({name}): {_one_line(e)}") from None
         resolved = {"name": name, **opts}
     if check_batch is not None:
-        _check_forward(model, check_batch, info)
+        family = generative.family_of(resolved)
+        (family.check_forward if family is not None else _check_forward)(model, check_batch, info)
     return model, resolved
+
+
+def _build_ensemble(model_cfg: dict, info: dict, check_batch):
+    """A DeepEnsemble of ``model_cfg['ensemble']`` members built from the rest of the table: its forward
+    gives the log of the members' averaged probabilities (classification) or their mean (regression)."""
+    from ..uncertainty import DeepEnsemble
+    k = int(model_cfg["ensemble"])
+    base = {n: v for n, v in model_cfg.items() if n != "ensemble"}
+    if generative.family_of(base) is not None or info.get("task") not in ("classification", "regression"):
+        raise ConfigError(f"model.ensemble: deep ensembles are for classifiers and regressors, not "
+                          f"{base.get('name', 'this model')} on {info.get('task')} data")
+    members, resolved = [], base
+    for _ in range(k):
+        m, resolved = build_model(base, info, check_batch if not members else None)
+        members.append(m)
+    return DeepEnsemble(members, task=info["task"]), {**resolved, "ensemble": k}
 
 
 def _check_forward(model, xb: np.ndarray, info: dict) -> None:
@@ -323,7 +359,11 @@ def build_scheduler(cfg: dict, optimizer, steps: int):
 
 
 def build_loss(cfg: dict, info: dict | None = None):
-    """The loss of ``[loss]``; for a language model (``info['task']``) taken over every position."""
+    """The loss of ``[loss]``; for a language model (``info['task']``) taken over every position; a
+    generative model's family objective (ELBO, reconstruction)."""
+    family = generative.family_of(cfg.get("model"))
+    if family is not None:
+        return family.loss(cfg)
     table = cfg["loss"]
     cls = registry.lookup(registry.losses(), table["name"], "loss.name", "loss")
     try:
@@ -337,12 +377,84 @@ def build_loss(cfg: dict, info: dict | None = None):
 
 
 def build_metrics(cfg: dict, info: dict | None = None) -> list:
-    """The metrics of ``[metrics]`` (names, or per-token metrics for a language model)."""
+    """The metrics of ``[metrics]`` (names, or per-token metrics for a language model, or a generative
+    family's own: elbo, kl, ...)."""
+    family = generative.family_of(cfg.get("model"))
+    if family is not None:
+        return family.metrics(cfg)
     names = list(cfg["metrics"]["names"])
     if info is not None and info.get("task") == LM_TASK:
         from .lm import TokenMetric
         return [TokenMetric(n) for n in names]
     return names
+
+
+# ---------------------------------------------------------------- attacks and adversarial training
+class AttackSpace:
+    """A run's model seen from its inputs as the dataset scales them, before standardisation (images
+    and digits in [0, 1]): attacks measure eps there. ``clamp`` is that range ((0, 1) for data with a
+    known pixel scale, else None). Quacks like a model for ``lamina.robust`` (call, train/eval,
+    training, parameters). ``to_raw`` / ``to_model`` move batches between the two spaces."""
+
+    def __init__(self, model, preprocess):
+        info = preprocess.info
+        if info.get("input_kind") == "tokens":
+            raise ConfigError(f"adversarial attacks perturb continuous inputs; this run reads token ids "
+                              f"({info['dataset']})")
+        if info.get("task") != "classification":
+            raise ConfigError(f"adversarial attacks measure a classifier's accuracy; this run is {info.get('task')}")
+        self.model, self.scaler = model, preprocess.scaler
+        self.clamp = (0.0, 1.0) if (info.get("image") or preprocess.divide_by != 1.0) else None
+
+    @property
+    def training(self) -> bool:
+        return self.model.training
+
+    def train(self, mode: bool = True):
+        self.model.train(mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def parameters(self):
+        return self.model.parameters()
+
+    def __call__(self, x):
+        return self.model(self.to_model(x))
+
+    def to_model(self, x):
+        return x if self.scaler is None else self.scaler(x)
+
+    def to_raw(self, x):
+        return x if self.scaler is None else self.scaler.inverse(x)
+
+
+class AdversarialBatches:
+    """The Trainer's ``batch_fn`` of ``[adversarial]``: each training batch is replaced by PGD (or FGSM)
+    examples made in the ``AttackSpace`` (lamina.robust.AdversarialBatchFn), then standardised again;
+    validation and test batches pass through unchanged."""
+
+    def __init__(self, model, preprocess, table: dict, generator=None):
+        from ..robust import AdversarialBatchFn
+        from ..train import default_batch_fn
+        self.space, self._unpack = AttackSpace(model, preprocess), default_batch_fn
+        opts = dict(table)
+        opts.setdefault("clamp", self.space.clamp)
+        try:
+            self.attack = AdversarialBatchFn.from_config(self.space, opts, batch_fn=self._raw, generator=generator)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"adversarial: {_one_line(e)}") from None
+
+    def _raw(self, batch):
+        x, y = self._unpack(batch)
+        return self.space.to_raw(x), y
+
+    def __call__(self, batch):
+        if not self.space.training:
+            return self._unpack(batch)
+        x, y = self.attack(batch)
+        return self.space.to_model(x), y
 
 
 # ---------------------------------------------------------------- callbacks and trainer
@@ -383,8 +495,18 @@ def build_trainer(cfg: dict, model, data: DataBundle, run_dir: str, quiet: bool 
     steps = steps_per_epoch(data.train_loader, t["grad_accum_steps"])
     scheduler, interval, sched_cfg = build_scheduler(cfg, optimizer, steps)
     callbacks = build_callbacks(cfg, run_dir, data.val_loader is not None, quiet)
+    family = generative.family_of(cfg.get("model"))
+    make = Trainer
+    if family is not None:  # KL warm-up, sample grids; its own loop (a GAN's two optimizers)
+        callbacks += family.callbacks(cfg, run_dir, data)
+        make = functools.partial(family.trainer, cfg, make_optimizer=build_optimizer)
+    if cfg.get("adversarial"):  # PGD adversarial training: every training batch is attacked
+        from .. import backend
+        g = backend.Generator().manual_seed(cfg["train"]["seed"] + 2)
+        data.generators["adversarial"] = g
+        make = functools.partial(make, batch_fn=AdversarialBatches(model, data.preprocess, cfg["adversarial"], g))
     try:
-        trainer = Trainer(model, build_loss(cfg, data.info), optimizer, scheduler=scheduler,
+        trainer = make(model, build_loss(cfg, data.info), optimizer, scheduler=scheduler,
                           scheduler_interval=interval, metrics=build_metrics(cfg, data.info), callbacks=callbacks,
                           grad_accum_steps=t["grad_accum_steps"], clip_grad_norm=t.get("clip_grad_norm"),
                           nonfinite=t["nonfinite"], device=None if t["device"] == "cpu" else t["device"],

@@ -39,7 +39,7 @@ import copy
 import math
 import os
 
-from . import registry, tomlio
+from . import generative, registry, tomlio
 from .errors import ConfigError, closest, unknown_name
 
 __all__ = ["Field", "SCHEMA", "apply_overrides", "load_config", "validate"]
@@ -171,6 +171,13 @@ SCHEMA = {
         "qat_epochs": _nonneg_int(optional=True),
     },
     "metrics": {"names": Field("str_list", ["accuracy"])},
+    # adversarial training (lamina.robust.AdversarialBatchFn): every training batch is attacked with
+    # PGD/FGSM; eps is measured on the inputs as the dataset scales them (images in [0, 1]), before
+    # standardisation. clamp = [low, high] is checked by _adversarial.
+    "adversarial": {"eps": Field("float", lo=0), "attack": Field("str", "pgd", choices=("pgd", "fgsm")),
+                    "steps": _pos_int(7), "alpha": Field("float", optional=True, lo=0, lo_open=True),
+                    "norm": Field("str", "linf", choices=("linf", "l2")), "random_start": Field("bool", True),
+                    "mix": Field("bool", False)},
 }
 # [data] keys every array dataset uses, and those only some datasets use
 DATA_COMMON = ("name", "as_images", "val_fraction", "test_fraction", "seed", "batch_size", "eval_batch_size",
@@ -328,6 +335,11 @@ def _one_line(e: BaseException) -> str:
 
 
 def _model(table: dict) -> dict:
+    if "ensemble" in table:  # a deep ensemble of that model (lamina train --ensemble K writes it)
+        k = table["ensemble"]
+        if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+            raise ConfigError(f"model.ensemble must be an integer >= 2 (the number of members), got {k!r}")
+        return {**_model({n: v for n, v in table.items() if n != "ensemble"}), "ensemble": k}
     has_name, has_layers = "name" in table, "layers" in table
     if has_name == has_layers:
         raise ConfigError("[model] needs either name = \"<zoo model>\" or layers = [...], "
@@ -385,6 +397,9 @@ def _callbacks(table: dict) -> dict:
     out = {}
     for name, value in table.items():
         where = f"callbacks.{name}"
+        if name in generative.CALLBACKS:  # sample_grid: generative runs only (checked in validate)
+            out[name] = generative.sample_grid_options(value, where)
+            continue
         if name not in known:
             raise unknown_name("callbacks", "callback", name, known or ("(the trainer is not available)",))
         if isinstance(value, bool):
@@ -488,6 +503,23 @@ def _data(table: dict) -> dict:
     return out
 
 
+def _adversarial(table: dict, task: str, data: dict) -> dict:
+    """``[adversarial]``: PGD adversarial training of a classifier on continuous inputs."""
+    clamp = table.get("clamp")
+    out = _fixed("adversarial", {k: v for k, v in table.items() if k != "clamp"})
+    if "eps" not in out:
+        raise ConfigError("adversarial.eps is required: the attack budget (e.g. eps = 0.1 for inputs in [0, 1])")
+    if clamp is not None:
+        if (not isinstance(clamp, list) or len(clamp) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, float))
+                                                                 for v in clamp) or not clamp[0] < clamp[1]):
+            raise ConfigError(f"adversarial.clamp must be [low, high] with low < high, got {clamp!r}")
+        out["clamp"] = [float(v) for v in clamp]
+    if task != "classification" or data["name"] in TEXT_DATASETS:
+        raise ConfigError("[adversarial] training attacks a classifier's continuous inputs (features or images); "
+                          f"this run is {'a text run' if data['name'] in TEXT_DATASETS else task}")
+    return out
+
+
 def validate(cfg: dict, check_files: bool = True) -> dict:
     """Check ``cfg`` completely; return it resolved (defaults filled in). Raises ConfigError.
 
@@ -521,9 +553,11 @@ def validate(cfg: dict, check_files: bool = True) -> dict:
     if data["name"] in TEXT_DATASETS and out["transforms"]:
         raise ConfigError(f"transforms: [[transforms]] augment images; the {data['name']} dataset holds text")
     loss = _table(cfg, "loss")
-    if task == "regression" and "name" not in loss:
+    family = generative.family_of(out["model"])
+    if task == "regression" and "name" not in loss and family is None:
         loss = {"name": "mse", **loss}
-    out["loss"] = _named("loss", loss)
+    # a generative model's loss is its family's objective (elbo, reconstruction, ...)
+    out["loss"] = family.validate_loss(loss, out["model"]) if family else _named("loss", loss)
     if task == LM_TASK and str(out["loss"]["name"]).lower() != "cross_entropy":
         raise ConfigError(f"loss.name: a language model (data.name = \"char_lm\") trains with cross_entropy over "
                           f"every position, got {out['loss']['name']!r}")
@@ -532,5 +566,17 @@ def validate(cfg: dict, check_files: bool = True) -> dict:
         raise ConfigError(f"train.qat_epochs ({out['train']['qat_epochs']}) must not exceed train.epochs "
                           f"({out['train']['epochs']}): QAT fine-tunes the last epochs of the run")
     out["callbacks"] = _callbacks(_table(cfg, "callbacks"))
-    out["metrics"] = _metrics(cfg, task)
+    if "adversarial" in cfg:
+        out["adversarial"] = _adversarial(_table(cfg, "adversarial"), task, data)
+    if family is None:
+        out["metrics"] = _metrics(cfg, task)
+        extra = [k for k in generative.CALLBACKS if k in out["callbacks"]]
+        if extra:
+            raise ConfigError(f"callbacks.{extra[0]} is for generative models (autoencoders, VAEs, ...), not "
+                              f"{out['model'].get('name', 'a layers model')}")
+    else:
+        value = cfg.get("metrics", {})
+        value = value.get("names") if isinstance(value, dict) else value
+        out["metrics"] = family.validate_metrics(value)
+        family.check_config(out)
     return out

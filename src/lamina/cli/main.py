@@ -28,10 +28,16 @@ COMMANDS = {
     "train": "train",
     "evaluate": "evaluate",
     "predict": "predict",
+    "explain": "explain",
     "generate": "generate",
+    "sample": "sample",
     "tune": "tune",
     "report": "report",
     "export": "export",
+    "serve": "serve",
+    "rl": "rl",
+    "rl-video": "rl_video",
+    "federate": "federate",
 }
 
 

@@ -57,12 +57,63 @@ def relaunch_command(args, exe: str) -> list:
     return cmd + ["--nproc", str(args.nproc)]
 
 
+class _RankMonitor:
+    """The launcher's own watch over the ranks on this host, for when no survivor lives to name the
+    lost rank (Hydra's proxy SIGKILLs the others as soon as it reaps a killed rank, even under
+    ``-disable-auto-cleanup``). The ranks' pids come from the ``rank<r>.proc`` files they leave in
+    ``job_dir``; ``lost`` is ``[(rank, pid, host)]`` of the first rank(s) seen ending without a
+    ``rank<r>.left`` marker (empty while none)."""
+
+    def __init__(self, job_dir: str, nproc: int):
+        import socket
+        import threading
+
+        from .faults import ExitWaiter
+        self.job_dir, self.nproc, self.host = job_dir, int(nproc), socket.gethostname()
+        self.lost = []
+        self._waiter, self._procs = ExitWaiter(), {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lamina-launcher-monitor", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from .faults import read_proc_files
+        try:
+            while True:
+                if len(self._procs) < self.nproc:  # ranks still starting: look for their files
+                    for rank, (host, pid) in read_proc_files(self.job_dir).items():
+                        if rank not in self._procs and host == self.host:
+                            self._procs[rank] = (rank, pid, host)
+                            self._waiter.add(rank, pid)
+                ended = self._waiter.wait(0.1 if len(self._procs) < self.nproc else 1.0)
+                gone = [r for r in sorted(ended)
+                        if not os.path.exists(os.path.join(self.job_dir, f"rank{r}.left"))]
+                for r in ended:
+                    self._waiter.remove(r)
+                if gone:
+                    self.lost = [self._procs[r] for r in gone]
+                    return
+                if self._done.is_set():
+                    return
+        finally:
+            self._waiter.close()
+
+    def stop(self) -> list:
+        """Stop watching (mpiexec has ended) and return ``lost``."""
+        self._done.set()
+        self._waiter.wake()
+        self._thread.join(timeout=5.0)
+        return self.lost
+
+
 def relaunch(args) -> int:
     """Run ``lamina train`` again under ``mpiexec -n args.nproc``; its exit code (a rank killed by
-    a signal gives mpiexec's non-zero code; the lost rank is named on stderr)."""
+    a signal gives mpiexec's non-zero code). A lost rank is named on stderr: by the survivors'
+    report in the job directory, else by this process, which watches the ranks of this host."""
     import subprocess
 
     from ..cli.errors import CLIError
+    from .faults import lost_message
     exe = mpiexec_path()
     try:
         import mpi4py  # noqa: F401
@@ -78,14 +129,20 @@ def relaunch(args) -> int:
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         env.setdefault(k, threads)  # N processes share the cores
     try:
-        code = subprocess.call(relaunch_command(args, exe), env=env)
-    except KeyboardInterrupt:
-        code = 130
-    try:
-        reports = sorted(f for f in os.listdir(job_dir) if f.startswith("lost-by-rank"))
+        monitor = _RankMonitor(job_dir, args.nproc)
+        try:
+            code = subprocess.call(relaunch_command(args, exe), env=env)
+        except KeyboardInterrupt:
+            code = 130
+        lost = monitor.stop()
+        reports = sorted(f for f in os.listdir(job_dir) if f.startswith("lost-by-rank") and f.endswith(".txt"))
         if code != 0 and reports:
             with open(os.path.join(job_dir, reports[0])) as f:
                 sys.stderr.write(f.read())
+        elif code != 0 and lost:
+            for rank, pid, host in lost:
+                sys.stderr.write(lost_message(rank, pid, host, f"the job stopped (mpiexec exit code {code})"))
+        sys.stderr.flush()
     finally:
         shutil.rmtree(job_dir, ignore_errors=True)
     return code
@@ -94,7 +151,7 @@ def relaunch(args) -> int:
 def group_for(args):
     """The process group when this ``lamina train`` is data-parallel (``--nproc`` given, or run by
     an MPI launcher), else None (the ordinary single-process path)."""
-    from .process_group import init_process_group, launched_by_mpi
+    from .process_group import init_process_group
     if getattr(args, "nproc", None) is None and not launched_by_mpi():
         return None
     return init_process_group()

@@ -102,7 +102,7 @@ def _num(v) -> str:
     return "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{float(v):.4f}"
 
 
-def write_index(out_dir: str, title: str, images: dict, rows: list, notes: list) -> str:
+def write_index(out_dir: str, title: str, images: dict, rows: list, notes: list, sections: str = "") -> str:
     """``index.html`` showing ``images`` ({caption: file name in out_dir}) and the metric table."""
     e = html.escape
     table = "\n".join(f"<tr><td>{e(k)}</td><td>{_num(last)}</td><td>{_num(best)}</td><td>{_num(t)}</td></tr>"
@@ -121,6 +121,7 @@ figure{{display:inline-block;margin:1em}} img{{max-width:520px}} .note{{color:#6
 {table}
 </table>
 {note}
+{sections}
 <h2>plots</h2>
 {figs}
 </body></html>
@@ -138,6 +139,10 @@ def build_report(run_dir: str, out_dir: str | None = None, confusion: bool = Tru
     Everything is read and computed first (a bad run directory writes nothing); a plot of an earlier
     report that is not drawn this time is deleted."""
     from ..cli.errors import ConfigError
+    from ..cli.commands.rl import is_rl_run
+    if is_rl_run(run_dir):  # a lamina rl run: return against environment steps (report/rl.py)
+        from .rl import build_rl_report
+        return build_rl_report(run_dir, out_dir)
     csv_path = os.path.join(run_dir, "metrics.csv")
     if not os.path.isdir(run_dir):
         raise ConfigError(f"run directory not found: {run_dir}")
@@ -151,11 +156,23 @@ def build_report(run_dir: str, out_dir: str | None = None, confusion: bool = Tru
         raise ConfigError(f"{csv_path} has no epochs yet")
     notes = []
     cm = classes = None
+    from .generative import GENERATIVE_PLOTS, generative_jobs
+    gen_jobs, gen_notes = generative_jobs(run_dir, history)  # samples, reconstructions, latent map (generative runs)
+    if gen_jobs or gen_notes:
+        confusion = False  # a generative model's outputs are not class scores
+    notes += gen_notes
     if confusion:
         cm, classes, note = confusion_matrix(run_dir)
         if cm is None:
             notes.append(note)
     tested = _test_metrics(run_dir)
+    calibration = None  # classifiers: reliability diagram, ECE before/after temperature scaling (calibration.py)
+    if not (gen_jobs or gen_notes):
+        from .calibration import calibration_section
+        calibration = calibration_section(run_dir, tested.get("weights") if tested.get("weights") in ("best", "last")
+                                          else None)
+        if calibration is not None and calibration.get("note"):
+            notes.append(calibration["note"])
     if tested.get("weights") in ("best", "last"):
         notes.append(f"test metrics: the {tested['weights']} weights on the test split ({tested.get('num_samples')} "
                      "samples), as in test_metrics.json" + ("; the confusion matrix uses the same weights"
@@ -170,12 +187,17 @@ def build_report(run_dir: str, out_dir: str | None = None, confusion: bool = Tru
     if cm is not None:
         jobs.append((f"confusion matrix ({note})", "confusion_matrix.png",
                      lambda p: plots.plot_confusion(cm, p, classes, title=f"confusion matrix ({note})")))
+    jobs += gen_jobs
+    if calibration is not None and calibration.get("job"):
+        jobs.append(calibration["job"])
     for caption, name, fn in jobs:
         if fn(os.path.join(out_dir, name)) is not None:
             images[caption] = name
-    for name in ("loss.png", "metrics.png", "lr.png", "confusion_matrix.png"):  # stale plots of an earlier report
+    stale = ("loss.png", "metrics.png", "lr.png", "confusion_matrix.png", "calibration.png") + GENERATIVE_PLOTS
+    for name in stale:  # plots of an earlier report
         if name not in images.values() and os.path.isfile(os.path.join(out_dir, name)):
             os.remove(os.path.join(out_dir, name))
     title = f"lamina run {os.path.basename(os.path.normpath(os.path.abspath(run_dir)))}"
-    index = write_index(out_dir, title, images, rows, notes)
+    index = write_index(out_dir, title, images, rows, notes,
+                        calibration["html"] if calibration is not None and calibration.get("html") else "")
     return {"index": index, "images": {c: os.path.join(out_dir, f) for c, f in images.items()}, "notes": notes}

@@ -81,7 +81,10 @@ def _save(fig, path: str) -> str:
 
 
 def plot_losses(history: dict, path: str) -> str:
-    """Training and validation loss per epoch (log scale when it spans more than a decade)."""
+    """Training and validation loss per epoch (log scale when it spans more than a decade); None when
+    the run logs no ``loss`` (a GAN logs ``d_loss`` and ``g_loss``, drawn by the generative section)."""
+    if not any(len(history.get(k, [])) for k in ("loss", "val_loss")):
+        return None
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
     _curves(ax, history, "loss", "loss")

@@ -55,6 +55,21 @@ def configure(p) -> None:
                    help="predict rows with NaN/Inf values instead of refusing the file (results: null)")
     p.add_argument("--json", action="store_true", help="print the predictions as JSON (non-finite numbers as null)")
     p.add_argument("--batch-size", type=int, default=256, metavar="N", help="inputs per forward pass (default 256)")
+    p.add_argument("--uncertainty", choices=("mc-dropout", "ensemble"),
+                   help="also say how sure the model is: MC dropout (dropout kept on, --samples passes) or the "
+                        "members of an ensemble run (lamina train --ensemble K); prints the mean prediction, "
+                        "predictive entropy, mutual information and a flag above --threshold")
+    p.add_argument("--samples", type=int, metavar="N", help="MC dropout passes (default 30)")
+    p.add_argument("--spark", metavar="INPUT.parquet",
+                   help="score a Parquet file on Spark (lamina.spark.predict_udf) and write --out OUT.parquet: the "
+                        "input's columns plus class, label, probability, probabilities (a regressor: prediction); "
+                        "the input column: --column, or the one array/binary/string column (needs lamina[spark])")
+    p.add_argument("--out", metavar="OUT.parquet", help="where --spark writes its results")
+    p.add_argument("--column", metavar="NAME", help="--spark: the column holding the inputs")
+    p.add_argument("--spark-master", metavar="URL", help="--spark: Spark master (default local[*], or spark-submit's)")
+    p.add_argument("--threshold", type=float, metavar="T",
+                   help="flag inputs whose predictive entropy (nats) exceeds T (default: half the maximum, "
+                        "log(classes) / 2); a regression run: whose predictive std exceeds T")
 
 
 def help_epilog(argv: list) -> str | None:
@@ -180,9 +195,16 @@ def run(args) -> int:
     from .. import rundir
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    _check_uncertainty_args(args)
+    if getattr(args, "spark", None) or getattr(args, "out", None):
+        return _predict_spark(args)
     loaded = rundir.load_run(args.checkpoint)
     info = loaded.preprocess.info
+    if args.uncertainty:
+        _check_uncertainty_model(args, loaded)
     names, x = _inputs(args, loaded)
+    if args.uncertainty:
+        return _predict_uncertain(args, loaded, names, x)
     outs = []
     with no_grad(), np.errstate(all="ignore"):
         for i in range(0, len(x), args.batch_size):
@@ -225,4 +247,110 @@ def run(args) -> int:
             print(f"{p['input']:<{width}}  class {p['class']}{label}  p={p['probability']:.4f}")
         else:
             print(f"{p['input']:<{width}}  " + " ".join(f"{v:.6g}" for v in p["prediction"]))
+    return 0
+
+
+# ---------------------------------------------------------------- --uncertainty mc-dropout | ensemble
+def _check_uncertainty_args(args) -> None:
+    if args.uncertainty is None:
+        given = [f for f, v in (("--samples", args.samples), ("--threshold", args.threshold)) if v is not None]
+        if given:
+            raise ConfigError(f"{given[0]} is an option of --uncertainty mc-dropout|ensemble")
+        return
+    if args.samples is not None and args.uncertainty == "ensemble":
+        raise ConfigError("--samples is for --uncertainty mc-dropout (an ensemble's samples are its members)")
+    if args.samples is not None and args.samples < 2:
+        raise ConfigError(f"--samples must be at least 2, got {args.samples}")
+    if args.threshold is not None and not args.threshold >= 0:
+        raise ConfigError(f"--threshold must be a number >= 0, got {args.threshold}")
+
+
+def _check_uncertainty_model(args, loaded) -> None:
+    from ...uncertainty import DeepEnsemble, dropout_layers
+    model, info = loaded.model, loaded.preprocess.info
+    if info["task"] not in ("classification", "regression"):
+        raise ConfigError(f"--uncertainty is for classifiers and regressors; {loaded.run_dir} is a {info['task']} run")
+    if args.uncertainty == "ensemble" and not isinstance(model, DeepEnsemble):
+        raise ConfigError(f"--uncertainty ensemble needs an ensemble run; {loaded.run_dir} holds one "
+                          f"{type(model).__name__} (train one with lamina train CONFIG --ensemble 5, or use "
+                          "--uncertainty mc-dropout on a model with dropout)")
+    if args.uncertainty == "mc-dropout" and not dropout_layers(model):
+        raise ConfigError(f"--uncertainty mc-dropout: the run's {type(model).__name__} has no dropout layer with "
+                          "p > 0 (train it with dropout, e.g. --set model.dropout=0.2, or train an ensemble: "
+                          "lamina train CONFIG --ensemble 5)")
+
+
+def _predict_uncertain(args, loaded, names, x) -> int:
+    """The mean prediction and its uncertainty per input, flagged above the threshold."""
+    from ... import backend
+    from ...uncertainty import mc_dropout_predict
+    from .. import rundir
+    info = loaded.preprocess.info
+    task = info["task"]
+    backend.manual_seed(0)  # the dropout masks: the same numbers every time
+    with np.errstate(all="ignore"):
+        if args.uncertainty == "ensemble":
+            r = loaded.model.predict(x, batch_size=args.batch_size)
+            samples = len(loaded.model)
+        else:
+            samples = args.samples or 30
+            r = mc_dropout_predict(loaded.model, x, samples=samples, task=task, batch_size=args.batch_size)
+    classes = info.get("classes")
+    preds = []
+    if task == "classification":
+        threshold = args.threshold if args.threshold is not None else float(np.log(r.mean.shape[1]) / 2)
+        for i, name in enumerate(names):
+            p = r.mean[i]
+            k = int(p.argmax())
+            preds.append({"input": name, "class": k, "label": classes[k] if classes and k < len(classes) else str(k),
+                          "probability": float(p[k]), "probabilities": [float(v) for v in p],
+                          "predictive_entropy": float(r.predictive_entropy[i]),
+                          "expected_entropy": float(r.expected_entropy[i]),
+                          "mutual_information": float(r.mutual_information[i]),
+                          "uncertain": bool(r.predictive_entropy[i] > threshold)})
+        on = "predictive_entropy"
+    else:
+        threshold = args.threshold
+        std = np.sqrt(r.variance)
+        for i, name in enumerate(names):
+            preds.append({"input": name, "prediction": [float(v) for v in r.mean[i]], "std": [float(v) for v in std[i]],
+                          "uncertain": None if threshold is None else bool(std[i].max() > threshold)})
+        on = "std"
+    meta = {"method": args.uncertainty, "samples": samples, "threshold": threshold, "flag_on": on}
+    if args.json:
+        print(rundir.dumps_json({"checkpoint": loaded.checkpoint, "task": task, "classes": classes,
+                                 "uncertainty": meta, "predictions": preds}))
+        return 0
+    what = f"{samples} members" if args.uncertainty == "ensemble" else f"{samples} MC dropout passes"
+    quantity = "predictive entropy" if on != "std" else "std"
+    limit = "" if threshold is None else f"; UNCERTAIN: {quantity} > {threshold:.4g}"
+    print(f"uncertainty from {what}{limit}")
+    width = max(len(p["input"]) for p in preds) if preds else 5
+    for p in preds:
+        flag = "  UNCERTAIN" if p["uncertain"] else ""
+        if task == "classification":
+            label = "" if p["label"] == str(p["class"]) else f"  ({p['label']})"
+            print(f"{p['input']:<{width}}  class {p['class']}{label}  p={p['probability']:.4f}  "
+                  f"entropy {p['predictive_entropy']:.4f}  mi {p['mutual_information']:.4f}{flag}")
+        else:
+            print(f"{p['input']:<{width}}  " + " ".join(f"{v:.6g}±{s:.3g}" for v, s in zip(p["prediction"], p["std"]))
+                  + flag)
+    return 0
+
+
+# ---------------------------------------------------------------- --spark INPUT.parquet --out OUT.parquet
+def _predict_spark(args) -> int:
+    if not args.spark or not args.out:
+        raise ConfigError("--spark INPUT.parquet and --out OUT.parquet go together")
+    extra = [f for f, v in (("INPUTS", args.inputs), ("--text", args.texts), ("--uncertainty", args.uncertainty),
+                            ("--json", args.json)) if v]
+    if extra:
+        raise ConfigError(f"--spark scores the Parquet file; {extra[0]} can't be combined with it")
+    try:
+        from ...spark import score_parquet
+    except ImportError as e:
+        raise ConfigError(str(e)) from None
+    n = score_parquet(args.checkpoint, args.spark, args.out, column=args.column, master=args.spark_master,
+                      batch_size=args.batch_size, allow_nonfinite=args.allow_nonfinite)
+    print(f"scored {n} rows of {args.spark} -> {args.out}")
     return 0

@@ -9,6 +9,9 @@ Plot a run directory with matplotlib into RUN_DIR/report/:
   confusion_matrix.png               test split, best weights (classification runs)
   index.html                         the plots and a table of the final metrics
 
+A lamina rl run gets return.png (training and evaluation return against environment steps) and
+length.png (episode length) instead.
+
 examples:
   lamina report runs/mlp_digits
   lamina report runs/mlp_digits --out /tmp/report --no-confusion

@@ -140,6 +140,7 @@ def _vae_decoder(ctx, m, z, labels=None):
 from ...models.gan import GAN, DCGANGenerator, MLPGenerator  # noqa: E402
 from ...models.simclr import SimCLR  # noqa: E402
 from ...models.spiking import SpikingMLP  # noqa: E402
+from ...nn.layers.spiking import LIF  # noqa: E402
 
 
 @register_converter(GAN)
@@ -187,6 +188,40 @@ def _simclr(ctx, m, x, x2=None):
 
 
 # ---------------------------------------------------------------- spiking MLP: the time loop unrolled
+def _lif_step(ctx, lif, cur, mem, beta, thr, dtype):
+    """One LIF step as nodes: ``(spike, new membrane)``; ``mem`` None is u = 0 (no decay, no reset)."""
+    to = int(_onnx_type(dtype))
+    if mem is None:
+        mem = cur
+    else:
+        decayed = ctx.op("Mul", beta, mem)
+        if lif.reset == "none":
+            mem = ctx.op("Add", decayed, cur)
+        else:
+            r = ctx.op("Cast", ctx.op("Greater", mem, thr), to=to)
+            if lif.reset == "subtract":
+                mem = ctx.op("Sub", ctx.op("Add", decayed, cur), ctx.op("Mul", r, thr))
+            else:
+                keep = ctx.op("Sub", ctx.const(np.asarray(1.0, dtype), "one"), r)
+                mem = ctx.op("Add", ctx.op("Mul", beta, ctx.op("Mul", keep, mem)), cur)
+    spike = ctx.op("Cast", ctx.op("Greater", ctx.op("Sub", mem, thr), ctx.const(np.asarray(0.0, dtype), "zero")), to=to)
+    return spike, mem
+
+
+def _onnx_type(dtype):
+    from onnx import helper
+    return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
+@register_converter(LIF)
+def _lif(ctx, m, x, mem=None):
+    """``nn.LIF`` one time step: (spike, membrane), the update written out in ``_spiking_mlp``."""
+    dtype = np.dtype(x.tensor.dtype)
+    beta = ctx.const(np.clip(np.asarray(m.beta.detach().numpy(), dtype), 0.0, 1.0), "beta")
+    thr = ctx.const(np.asarray(m.threshold, dtype), "threshold")
+    return _lif_step(ctx, m, x, mem, beta, thr, dtype)
+
+
 @register_converter(SpikingMLP)
 def _spiking_mlp(ctx, m, x):
     """The T steps unrolled: per layer cur_t = W s_t + b, then the LIF update of ``nn.LIF``
@@ -223,21 +258,8 @@ def _spiking_mlp(ctx, m, x):
         for s in steps:  # time steps: a small fixed number
             cur = ctx.op("MatMul", s, wt)
             cur = ctx.op("Add", cur, bias) if bias is not None else cur
-            if mem is None:  # u_0 = 0: no decay, no reset
-                mem = cur
-            else:
-                decayed = ctx.op("Mul", beta, mem)
-                if lif.reset == "none":
-                    mem = ctx.op("Add", decayed, cur)
-                else:
-                    r = ctx.op("Cast", ctx.op("Greater", mem, thr), to=1)
-                    if lif.reset == "subtract":
-                        mem = ctx.op("Sub", ctx.op("Add", decayed, cur), ctx.op("Mul", r, thr))
-                    else:
-                        keep = ctx.op("Sub", ctx.const(np.asarray(1.0, dtype), "one"), r)
-                        mem = ctx.op("Add", ctx.op("Mul", beta, ctx.op("Mul", keep, mem)), cur)
-            spikes.append(ctx.op("Cast", ctx.op("Greater", ctx.op("Sub", mem, thr),
-                                                ctx.const(np.asarray(0.0, dtype), "zero")), to=1))
+            spike, mem = _lif_step(ctx, lif, cur, mem, beta, thr, dtype)
+            spikes.append(spike)
             mems.append(mem)
         steps = spikes
     total = spikes[0] if m.readout == "count" else mems[0]
