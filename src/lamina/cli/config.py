@@ -268,8 +268,9 @@ def _table(cfg: dict, name: str) -> dict:
     return value
 
 
-def _fixed(section: str, table: dict) -> dict:
-    fields = SCHEMA[section]
+def _fixed(section: str, table: dict, schema: dict | None = None) -> dict:
+    """``table`` checked against ``schema[section]`` (lamina train's SCHEMA by default), defaults filled in."""
+    fields = (SCHEMA if schema is None else schema)[section]
     out = {}
     for key, value in table.items():
         if key not in fields:

@@ -17,10 +17,10 @@ algorithm's action kind fits the environment's action space. It returns the reso
 """
 from __future__ import annotations
 
-import copy
 import inspect
 
-from .config import _NO_DEFAULT, Field, _nonneg_int, _pos_int, apply_overrides, load_config
+from .config import Field, _nonneg_int, _pos_int, _table, apply_overrides, load_config
+from .config import _fixed as _fixed_table
 from .errors import ConfigError, closest, unknown_name
 
 __all__ = ["RL_SCHEMA", "RL_SECTIONS", "is_rl_config", "validate", "load_config", "apply_overrides",
@@ -49,25 +49,10 @@ def is_rl_config(cfg) -> bool:
     return isinstance(cfg, dict) and ("rl" in cfg or "algorithm" in cfg)
 
 
-def _table(cfg: dict, name: str) -> dict:
-    value = cfg.get(name, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"[{name}] must be a table, got {value!r}")
-    return value
-
-
 def _fixed(section: str, table: dict) -> dict:
+    """config.py's check of a fixed table against RL_SCHEMA, plus its required keys."""
+    out = _fixed_table(section, table, RL_SCHEMA)
     fields = RL_SCHEMA[section]
-    out = {}
-    for key, value in table.items():
-        if key not in fields:
-            near = closest(key, fields)
-            hint = f"; did you mean {section}.{near}?" if near else ""
-            raise ConfigError(f"{section}: unknown key {key!r}{hint} (valid: {', '.join(sorted(fields))})")
-        out[key] = fields[key].check(value, f"{section}.{key}")
-    for key, f in fields.items():
-        if key not in out and f.default is not _NO_DEFAULT:
-            out[key] = copy.deepcopy(f.default)
     missing = [k for k, f in fields.items() if k not in out and not f.optional]
     if missing:
         raise ConfigError(f"{section}.{missing[0]} is required ({fields[missing[0]].describe()})")
